@@ -1,0 +1,38 @@
+// The `uniap` command line: yargs wiring only. Each verb lives in cli/<verb>.ts and calls into the
+// planner, profiler or runtime; user mistakes surface as one error line and a non-zero exit.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { isUniapError } from './configs/errors.ts';
+
+export async function main(argv: string[]): Promise<void> {
+  const cli = yargs(argv)
+    .scriptName('uniap')
+    .usage('uniap <command> [options]\n\nAutomatic parallelism for training transformers on GPU clusters (UniAP).')
+    .option('json', { type: 'boolean', default: false, describe: 'Print machine-readable JSON' })
+    .demandCommand(1, 'Name a command; `uniap --help` lists them.')
+    .strict()
+    .recommendCommands()
+    .help()
+    .alias('h', 'help')
+    .version(false)
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw new UsageError(msg);
+    });
+  await cli.parseAsync();
+}
+
+class UsageError extends Error {}
+
+main(hideBin(process.argv)).catch((e: unknown) => {
+  if (isUniapError(e)) {
+    process.stderr.write(`uniap: error: ${e.message}\n`);
+    process.exit(e.exitCode);
+  }
+  if (e instanceof UsageError) {
+    process.stderr.write(`uniap: error: ${e.message}\nRun \`uniap --help\` for usage.\n`);
+    process.exit(2);
+  }
+  throw e;
+});

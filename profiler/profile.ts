@@ -1,0 +1,102 @@
+// The Profile contract: what the cost model needs to know about a model on a cluster's devices.
+// Filled either by derivation from datasheets (profiler/spec-profile.ts), by measurement
+// (`uniap profile`), or by import (Galvatron files). Plain JSON with a schema version.
+//
+// Units: times in milliseconds, sizes in bytes, bandwidth in GB/s (1e9 bytes/s).
+
+export const PROFILE_SCHEMA_VERSION = 1;
+
+export type Collective = 'all-reduce' | 'all-gather' | 'reduce-scatter' | 'p2p';
+export const COLLECTIVES: readonly Collective[] = ['all-reduce', 'all-gather', 'reduce-scatter', 'p2p'];
+
+export interface Provenance {
+  kind: 'measured' | 'derived' | 'imported';
+  /** Device type name the numbers describe, e.g. "H100-SXM" or "cpu". */
+  device: string;
+  /** ISO date-time of measurement / derivation. */
+  date: string;
+  /** What produced it: "uniap spec-profile", "uniap profile (torch 1.13.1, gloo)", "galvatron import of DIR". */
+  tool: string;
+  /** Software versions or other facts that key a measurement cache (driver, torch, nccl...). */
+  versions?: Record<string, string>;
+  notes?: string[];
+}
+
+/**
+ * Compute and memory of one distinct layer shape at one per-device micro-batch size (samples a
+ * device processes per micro-batch, i.e. the plan's micro-batch size divided by the data-parallel
+ * degree) and one tensor-parallel degree. Times are per device.
+ */
+export interface LayerProfileEntry {
+  /** `layerShapeKey(layer)` (configs/model-derive.ts): identical layers share one key. */
+  shapeKey: string;
+  microBatch: number;
+  tp: number;
+  forwardMs: number;
+  backwardMs: number;
+  /** Whether the TP collectives' time is inside forwardMs/backwardMs ('included') or not ('excluded'). */
+  tpCommunication: 'included' | 'excluded';
+  /** Bytes kept from forward for backward (one micro-batch, this device). */
+  activationBytes: number;
+  /** Peak transient bytes beyond parameters and kept activations while this layer runs its backward. */
+  workingSetBytes: number;
+  /** This device's share of the layer's parameters, in the training dtype. */
+  parameterBytes: number;
+  /** Relative spread of repeated measurements (max-min)/median; 0 for derived. */
+  spread?: number;
+  /** Set when the measurement looked noisy or non-monotone; the cost model still uses the value. */
+  flags?: string[];
+}
+
+/**
+ * One collective on one group shape: time(bytes) = latencyMs + busFactor * bytes / (busBandwidthGBps * 1e6)
+ * milliseconds, with busFactor from nccl-tests' bus-bandwidth convention (PERFORMANCE.md of
+ * NVIDIA/nccl-tests): all-reduce 2(n-1)/n, all-gather and reduce-scatter (n-1)/n, p2p 1, where
+ * `bytes` is the full buffer size (all-gather / reduce-scatter: the gathered size).
+ */
+export interface LinkProfileEntry {
+  collective: Collective;
+  /** Ranks in the group (p2p: 2). */
+  groupSize: number;
+  /** Nodes the group spans (1 = inside one node). Ranks per node = groupSize / nodes. */
+  nodes: number;
+  latencyMs: number;
+  busBandwidthGBps: number;
+}
+
+export interface Profile {
+  schemaVersion: typeof PROFILE_SCHEMA_VERSION;
+  provenance: Provenance;
+  device: {
+    name: string;
+    capacityBytes: number;
+    /** Bytes unavailable to the training job: CUDA context, NCCL buffers, allocator reserve. */
+    reservedBytes: number;
+  };
+  /** The cluster shape the link numbers describe; imported profiles carry it so --cluster is optional. */
+  cluster?: { name: string; nodes: number; devicesPerNode: number };
+  /**
+   * Fraction of overlapped communication time that slows the compute it overlaps (contention):
+   * 0 = perfect overlap. Measured by the profiler; 0 in derived profiles.
+   */
+  overlapSlowdown: number;
+  layers: LayerProfileEntry[];
+  links: LinkProfileEntry[];
+}
+
+export function busFactor(collective: Collective, groupSize: number): number {
+  const n = groupSize;
+  switch (collective) {
+    case 'all-reduce':
+      return (2 * (n - 1)) / n;
+    case 'all-gather':
+    case 'reduce-scatter':
+      return (n - 1) / n;
+    case 'p2p':
+      return 1;
+  }
+}
+
+export function usableMemoryBytes(p: Profile): number {
+  return p.device.capacityBytes - p.device.reservedBytes;
+}
