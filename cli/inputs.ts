@@ -1,0 +1,49 @@
+// Options shared by the planning verbs (--model, --cluster, --profile, --batch, --memory-gb) and the
+// one place they are turned into a CostModelInput.
+import type { Argv } from 'yargs';
+import { loadModel } from '../configs/model-presets.ts';
+import { loadCluster } from '../configs/cluster-presets.ts';
+import { loadProfile } from '../profiler/profile-io.ts';
+import { prepareCostModel, type CostModelInput } from '../planner/cost-model/input.ts';
+import { clusterFromProfile } from '../profiler/profile-cluster.ts';
+import { UniapError } from '../configs/errors.ts';
+
+export interface PlanningArgs {
+  model: string;
+  cluster?: string;
+  profile?: string;
+  batch: number;
+  'memory-gb'?: number;
+  'allow-cross-node-tp'?: boolean;
+}
+
+export function withPlanningOptions<T>(y: Argv<T>, opts: { batchRequired: boolean }) {
+  return y
+    .option('model', { type: 'string', demandOption: true, describe: 'Model preset name (`uniap models`), model JSON, or Hugging Face config.json' })
+    .option('cluster', { type: 'string', describe: 'Cluster preset name (`uniap clusters`), local-cpu:N, or cluster JSON (optional with an imported --profile)' })
+    .option('profile', { type: 'string', describe: 'Plan on this measured/imported profile instead of the datasheet-derived one' })
+    .option('batch', { type: 'number', demandOption: opts.batchRequired, describe: 'Global batch size (samples per iteration)' })
+    .option('memory-gb', { type: 'number', describe: 'Override usable memory per device, GiB' })
+    .option('allow-cross-node-tp', { type: 'boolean', default: false, describe: 'Let tensor-parallel groups span nodes' })
+    .check((a) => {
+      const argv = a as unknown as PlanningArgs;
+      if (argv.batch !== undefined && (!Number.isInteger(argv.batch) || argv.batch < 1)) throw new Error(`--batch must be a positive integer, got ${argv.batch}`);
+      if (argv['memory-gb'] !== undefined && !(argv['memory-gb'] > 0)) throw new Error(`--memory-gb must be positive, got ${argv['memory-gb']}`);
+      return true;
+    });
+}
+
+export function planningInput(argv: PlanningArgs, batchOverride?: number): CostModelInput {
+  const model = loadModel(argv.model);
+  const profile = argv.profile ? loadProfile(argv.profile) : undefined;
+  let cluster;
+  if (argv.cluster) cluster = loadCluster(argv.cluster);
+  else if (profile?.cluster) cluster = clusterFromProfile(profile);
+  else {
+    throw new UniapError('CONFIG_INVALID', 'no cluster given; pass --cluster NAME (see `uniap clusters`) or an imported --profile that carries its cluster');
+  }
+  const batch = batchOverride ?? argv.batch;
+  const options: { memoryBudgetBytes?: number; allowCrossNodeTp?: boolean } = { allowCrossNodeTp: argv['allow-cross-node-tp'] ?? false };
+  if (argv['memory-gb'] !== undefined) options.memoryBudgetBytes = argv['memory-gb'] * 1024 ** 3;
+  return prepareCostModel(model, cluster, { globalBatch: batch, ...(profile ? { profile } : {}), options });
+}

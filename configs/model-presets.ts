@@ -1,0 +1,113 @@
+// Loading models by name or path: the built-in presets (configs/models/<name>.json), a ModelConfig
+// JSON file, or a Hugging Face config.json (recognized by `model_type` / `architectures`), plus the
+// model fingerprint that plans record to tie themselves to one exact model.
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, UniapError } from './errors.ts';
+import { importHuggingFaceConfig, isHuggingFaceConfig } from './hf-import.ts';
+import { modelParameters } from './model-derive.ts';
+import type { ModelFamily, ModelSpec } from './model-spec.ts';
+import { resolveModel } from './model-resolve.ts';
+
+/** Directory of the built-in model presets. */
+export const MODEL_PRESET_DIR = fileURLToPath(new URL('./models/', import.meta.url));
+
+export interface ModelPresetSummary {
+  name: string;
+  family: ModelFamily;
+  /** Layers of the expanded graph (embeddings and head included). */
+  layers: number;
+  parameters: number;
+  description: string;
+  /** Tokens per sample of the first chain (vision: patch tokens). */
+  seqLength: number;
+  dtype: string;
+}
+
+export function modelPresetNames(): string[] {
+  return readdirSync(MODEL_PRESET_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => f.slice(0, -'.json'.length))
+    .sort();
+}
+
+/** Parse JSON text; a syntax error names the file, line and column. */
+export function parseJsonFile(file: string): unknown {
+  const text = readFileSync(file, 'utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    const pos = /position (\d+)/.exec(msg);
+    let where = '$';
+    if (pos) {
+      const before = text.slice(0, Number(pos[1]));
+      const line = before.split('\n').length;
+      const col = before.length - before.lastIndexOf('\n');
+      where = `line ${line}, column ${col}`;
+    }
+    throw new ConfigError(file, where, `invalid JSON (${msg.split('\n')[0]})`, 'fix the JSON syntax');
+  }
+}
+
+/** A ModelSpec from a ModelConfig or Hugging Face config.json already parsed from `file`. */
+export function modelFromJson(json: unknown, file: string): ModelSpec {
+  return resolveModel(isHuggingFaceConfig(json) ? importHuggingFaceConfig(json, file) : json, file);
+}
+
+function looksLikePath(s: string): boolean {
+  return s.includes('/') || s.includes('\\') || s.endsWith('.json');
+}
+
+/** A preset name, a ModelConfig JSON path, or a Hugging Face config.json path. */
+export function loadModel(nameOrPath: string): ModelSpec {
+  const presets = modelPresetNames();
+  if (!looksLikePath(nameOrPath) && presets.includes(nameOrPath)) {
+    const file = join(MODEL_PRESET_DIR, `${nameOrPath}.json`);
+    return { ...resolveModel(parseJsonFile(file), file), source: nameOrPath };
+  }
+  if (existsSync(nameOrPath) && statSync(nameOrPath).isFile()) return modelFromJson(parseJsonFile(nameOrPath), nameOrPath);
+  if (looksLikePath(nameOrPath)) {
+    throw new UniapError('FILE_NOT_FOUND', `model file "${nameOrPath}" not found; give the path of a model JSON or a Hugging Face config.json, or a preset name (uniap models)`, { path: nameOrPath });
+  }
+  throw new UniapError('UNKNOWN_PRESET', `unknown model preset "${nameOrPath}"; use one of: ${presets.join(', ')} (or a path to a model JSON)`, { name: nameOrPath, presets });
+}
+
+export function listModelPresets(): ModelPresetSummary[] {
+  return modelPresetNames().map((name) => {
+    const file = join(MODEL_PRESET_DIR, `${name}.json`);
+    const json = parseJsonFile(file);
+    const m = resolveModel(json, file);
+    const description = (json as { description?: unknown }).description;
+    return {
+      name,
+      family: m.family,
+      layers: m.layers.length,
+      parameters: modelParameters(m),
+      description: typeof description === 'string' ? description : '',
+      seqLength: m.layers[0]?.seqLength ?? 0,
+      dtype: m.dtype,
+    };
+  });
+}
+
+/** JSON with object keys sorted at every level, so equal data gives equal text. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** sha256 of the canonical JSON of name + layers + edges, first 16 hex digits (source is not part of it). */
+export function modelFingerprint(m: ModelSpec): string {
+  return createHash('sha256').update(canonicalJson({ name: m.name, layers: m.layers, edges: m.edges })).digest('hex').slice(0, 16);
+}

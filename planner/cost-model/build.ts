@@ -1,0 +1,195 @@
+// buildCostTables: the cost model for one outer-loop configuration (pipeline degree d, micro-batch
+// count c, schedule) — UniAP's A, M, R and R' (arXiv 2307.16375, sec. 3.2) as CostTables.
+import type { Schedule } from '../plan.ts';
+import type { Strategy } from '../strategy.ts';
+import type { CostTables, LayerCost } from './tables.ts';
+import type { CostModelInput } from './input.ts';
+import { tpDegreesFor } from './input.ts';
+import { totalDevices } from '../../configs/cluster-spec.ts';
+import { ProfileLookup } from '../../profiler/profile-lookup.ts';
+import { usableMemoryBytes } from '../../profiler/profile.ts';
+import { tpDivides, boundaryActivationBytes, layerShapeKey } from '../../configs/model-derive.ts';
+import { layerCost, type DetailedLayerCost } from './layer-cost.ts';
+import { tpGroupNodes, dpGroupNodes, boundaryCrossesNodes, maxNodesOfGroups } from './groups.ts';
+import { UniapError } from '../../configs/errors.ts';
+
+export interface TableConfig {
+  stages: number;
+  microBatches: number;
+  schedule: Schedule;
+}
+
+/** K_g: every (dp, tp) with dp * tp = g, FSDP on/off (dp > 1), recomputation on/off. */
+export function strategiesForStage(input: CostModelInput, g: number): Strategy[] {
+  const out: Strategy[] = [];
+  for (const tp of tpDegreesFor(input.cluster, g, input.options)) {
+    const dp = g / tp;
+    for (const fsdp of dp > 1 && input.options.allowFsdp ? [false, true] : [false]) {
+      for (const recompute of input.options.allowRecompute ? [false, true] : [false]) {
+        out.push({ dp, tp, fsdp, recompute });
+      }
+    }
+  }
+  return out;
+}
+
+const lookups = new WeakMap<object, ProfileLookup>();
+export function lookupFor(input: CostModelInput): ProfileLookup {
+  let l = lookups.get(input.profile);
+  if (!l) {
+    l = new ProfileLookup(input.profile);
+    lookups.set(input.profile, l);
+  }
+  return l;
+}
+
+export function checkConfig(input: CostModelInput, config: TableConfig): { n: number; g: number; b: number } {
+  const n = totalDevices(input.cluster);
+  const d = config.stages;
+  const c = config.microBatches;
+  if (!Number.isInteger(d) || d < 1 || n % d !== 0) {
+    throw new UniapError('DEGREE_MISMATCH', `pipeline degree ${d} does not divide the ${n} devices of ${input.cluster.name}; use a divisor of ${n}`);
+  }
+  if (d > input.model.layers.length) {
+    throw new UniapError('DEGREE_MISMATCH', `pipeline degree ${d} exceeds the ${input.model.layers.length} layers of ${input.model.name}; use at most ${input.model.layers.length} stages`);
+  }
+  if (!Number.isInteger(c) || c < 1 || input.globalBatch % c !== 0) {
+    throw new UniapError('DEGREE_MISMATCH', `${c} micro-batches do not divide the global batch ${input.globalBatch}; use a divisor of ${input.globalBatch}`);
+  }
+  return { n, g: n / d, b: input.globalBatch / c };
+}
+
+export function buildCostTables(input: CostModelInput, config: TableConfig): CostTables {
+  const { g, b } = checkConfig(input, config);
+  const d = config.stages;
+  const c = config.microBatches;
+  const { model, cluster } = input;
+  const lookup = lookupFor(input);
+  const strategies = strategiesForStage(input, g);
+  const L = model.layers.length;
+
+  const groupCache = new Map<string, { tpNodes: number; dpNodes: number }>();
+  const groupsOf = (s: Strategy) => {
+    const key = `${s.dp}x${s.tp}`;
+    let v = groupCache.get(key);
+    if (!v) {
+      v = { tpNodes: tpGroupNodes(cluster, d, g, s.tp), dpNodes: dpGroupNodes(cluster, d, g, s.dp, s.tp) };
+      groupCache.set(key, v);
+    }
+    return v;
+  };
+
+  // Identical layers (same shape key) share one row: 80 decoder blocks cost one evaluation.
+  const allowed: boolean[][] = [];
+  const cost: LayerCost[][] = [];
+  const rows = new Map<string, { ok: boolean[]; cost: LayerCost[] }>();
+  for (const layer of model.layers) {
+    const key = layerShapeKey(layer);
+    let row = rows.get(key);
+    if (!row) {
+      row = { ok: [], cost: [] };
+      for (const s of strategies) {
+        const ok = tpDivides(layer, s.tp) && b % s.dp === 0;
+        row.ok.push(ok);
+        row.cost.push(ok ? layerCost(layer, s, b, c, lookup, groupsOf(s), input.profile.overlapSlowdown) : NOT_ALLOWED);
+      }
+      rows.set(key, row);
+    }
+    allowed.push([...row.ok]);
+    cost.push([...row.cost]);
+  }
+
+  // R[u][k][l]: activations between layers are split over dp (batch) and replicated over tp. When the
+  // next layer has fewer dp shards, each device all-gathers the missing batch shards in forward; when
+  // it has more, forward slices locally and backward all-gathers the gradient shards.
+  const boundaryBytes = Array.from({ length: L }, (_, u) => (u < L - 1 ? boundaryActivationBytes(model, u, b) : 0));
+  const reshardCache = new Map<string, number>();
+  const reshard = (bytes: number, from: Strategy, to: Strategy): number => {
+    if (from.dp === to.dp) return 0;
+    const key = `${bytes}|${from.dp}x${from.tp}|${to.dp}x${to.tp}`;
+    let v = reshardCache.get(key);
+    if (v === undefined) {
+      const small = Math.min(from.dp, to.dp);
+      const r = Math.max(from.dp, to.dp) / small;
+      const stride = Math.min(from.tp, to.tp);
+      const nodes = maxNodesOfGroups(cluster, d, g, r, stride);
+      v = lookup.collectiveMs('all-gather', bytes / small, r, nodes);
+      reshardCache.set(key, v);
+    }
+    return v;
+  };
+  // R'[cls][u][k][l]: one P2P of the boundary activations forward and one of their gradient backward
+  // per micro-batch (REFERENCE.md sec. 2; Narayanan et al. 2021). Each device pair moves the larger of
+  // the two sides' shards; pairs transfer in parallel.
+  const p2p = (bytes: number, from: Strategy, to: Strategy, nodes: number): number =>
+    2 * lookup.collectiveMs('p2p', bytes / Math.min(from.dp, to.dp), 2, nodes);
+
+  const K = strategies.length;
+  const reshardMs: number[][][] = [];
+  const p2pIntra: number[][][] = [];
+  const p2pInter: number[][][] = [];
+  const multiNode = cluster.nodes.length > 1;
+  for (let u = 0; u < L; u++) {
+    const R: number[][] = [];
+    const P0: number[][] = [];
+    const P1: number[][] = [];
+    for (let k = 0; k < K; k++) {
+      const rr: number[] = [];
+      const p0: number[] = [];
+      const p1: number[] = [];
+      for (let l = 0; l < K; l++) {
+        if (u === L - 1) {
+          rr.push(0);
+          p0.push(0);
+          p1.push(0);
+          continue;
+        }
+        const bytes = boundaryBytes[u]!;
+        rr.push(reshard(bytes, strategies[k]!, strategies[l]!));
+        p0.push(p2p(bytes, strategies[k]!, strategies[l]!, 1));
+        p1.push(multiNode ? p2p(bytes, strategies[k]!, strategies[l]!, 2) : p0[p0.length - 1]!);
+      }
+      R.push(rr);
+      P0.push(p0);
+      P1.push(p1);
+    }
+    reshardMs.push(R);
+    p2pIntra.push(P0);
+    p2pInter.push(P1);
+  }
+
+  const boundaryClass: (0 | 1)[] = [];
+  for (let i = 0; i < d - 1; i++) boundaryClass.push(boundaryCrossesNodes(cluster, g, i) ? 1 : 0);
+  // In-flight micro-batches at a stage's memory peak: GPipe keeps all c (Huang et al. 2019);
+  // 1F1B stage i keeps min(d - i, c) (Narayanan et al. 2021, PipeDream-Flush).
+  const inFlight = Array.from({ length: d }, (_, i) => (config.schedule === 'gpipe' ? c : Math.min(d - i, c)));
+  const memoryBudgetBytes = input.options.memoryBudgetBytes ?? usableMemoryBytes(input.profile);
+
+  return {
+    schedule: config.schedule,
+    stages: d,
+    microBatches: c,
+    microBatchSize: b,
+    devicesPerStage: g,
+    layers: L,
+    strategies,
+    allowed,
+    cost,
+    reshardMs,
+    p2pMs: [p2pIntra, p2pInter],
+    boundaryClass,
+    inFlight,
+    memoryBudgetBytes,
+  };
+}
+
+const NOT_ALLOWED: DetailedLayerCost = Object.freeze({
+  timeMs: Number.POSITIVE_INFINITY,
+  breakdown: { computeMs: 0, tpCommMs: 0, fsdpExposedMs: 0, gradSyncExposedMs: 0, overlappedCommMs: 0 },
+  stateBytes: Number.POSITIVE_INFINITY,
+  activationBytes: Number.POSITIVE_INFINITY,
+  workspaceBytes: Number.POSITIVE_INFINITY,
+  state: { weightBytes: 0, gradientBytes: 0, optimizerBytes: 0, totalBytes: 0 },
+  forwardMs: 0,
+  backwardMs: 0,
+}) as DetailedLayerCost;

@@ -1,0 +1,91 @@
+// CostModelInput: everything the cost model reads, resolved once. `prepareCostModel` picks the
+// profile: a given (measured/imported) one, or one derived from the cluster's datasheets for every
+// micro-batch size and tensor-parallel degree the search can ask for.
+import type { ModelSpec } from '../../configs/model-spec.ts';
+import type { ClusterSpec } from '../../configs/cluster-spec.ts';
+import { totalDevices, isHomogeneous } from '../../configs/cluster-spec.ts';
+import type { Profile } from '../../profiler/profile.ts';
+import { deriveSpecProfile } from '../../profiler/spec-profile.ts';
+import { UniapError } from '../../configs/errors.ts';
+import { divisors } from './math.ts';
+
+export interface CostModelOptions {
+  /** Allow tensor-parallel groups that span nodes (default false: TP stays inside a node). */
+  allowCrossNodeTp: boolean;
+  /** Override of the usable memory per device in bytes (--memory-gb). */
+  memoryBudgetBytes?: number;
+  /** Strategy switches (all on by default). */
+  allowFsdp: boolean;
+  allowRecompute: boolean;
+  /** Largest tensor-parallel degree considered (default: devices per node). */
+  maxTp?: number;
+}
+
+export const DEFAULT_COST_MODEL_OPTIONS: CostModelOptions = {
+  allowCrossNodeTp: false,
+  allowFsdp: true,
+  allowRecompute: true,
+};
+
+export interface CostModelInput {
+  model: ModelSpec;
+  cluster: ClusterSpec;
+  profile: Profile;
+  globalBatch: number;
+  options: CostModelOptions;
+}
+
+export function devicesPerNode(cluster: ClusterSpec): number {
+  return cluster.nodes[0]?.devices ?? 0;
+}
+
+/** Tensor-parallel degrees a stage of `g` devices may use under `options`. */
+export function tpDegreesFor(cluster: ClusterSpec, g: number, options: CostModelOptions): number[] {
+  const perNode = devicesPerNode(cluster);
+  const cap = options.maxTp ?? (options.allowCrossNodeTp ? g : perNode);
+  return divisors(g).filter((t) => t <= cap);
+}
+
+/**
+ * Validate the global inputs and attach a profile. Without `profile`, derive one from datasheets for
+ * every per-device micro-batch size (divisors of the global batch) and every TP degree.
+ */
+export function prepareCostModel(
+  model: ModelSpec,
+  cluster: ClusterSpec,
+  args: { globalBatch: number; profile?: Profile; options?: Partial<CostModelOptions> },
+): CostModelInput {
+  const options: CostModelOptions = { ...DEFAULT_COST_MODEL_OPTIONS, ...stripUndefined(args.options ?? {}) };
+  const B = args.globalBatch;
+  if (!Number.isInteger(B) || B < 1) {
+    throw new UniapError('CONFIG_INVALID', `global batch ${B} is not a positive integer; pass --batch with a whole number >= 1`);
+  }
+  if (!isHomogeneous(cluster)) {
+    const kinds = [...new Set(cluster.nodes.map((n) => `${n.devices}x ${n.deviceType.name}`))].join(', ');
+    throw new UniapError(
+      'UNSUPPORTED',
+      `cluster ${cluster.name} is heterogeneous (${kinds}); the planner supports clusters whose nodes have the same device type and count — plan each homogeneous part separately`,
+    );
+  }
+  const n = totalDevices(cluster);
+  const profile =
+    args.profile ??
+    deriveSpecProfile(model, cluster, {
+      microBatches: divisors(B),
+      tpDegrees: divisors(n).filter((t) => t <= (options.maxTp ?? (options.allowCrossNodeTp ? n : devicesPerNode(cluster)))),
+    });
+  if (args.profile?.cluster) {
+    const pc = args.profile.cluster;
+    if (pc.nodes * pc.devicesPerNode !== n) {
+      throw new UniapError(
+        'DEGREE_MISMATCH',
+        `profile describes ${pc.nodes} x ${pc.devicesPerNode} devices but cluster ${cluster.name} has ${n}; pass the matching --cluster or leave --cluster out to use the profile's`,
+      );
+    }
+  }
+  return { model, cluster, profile, globalBatch: B, options };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

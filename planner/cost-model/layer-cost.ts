@@ -1,0 +1,96 @@
+// A[u][k] and M[u][k] of UniAP (arXiv 2307.16375, sec. 3.2): the time per micro-batch and the memory
+// of one layer under one intra-layer strategy, from a Profile.
+//
+// What overlaps with compute, and what does not:
+// - Tensor-parallel all-reduces (Megatron-LM, Shoeybi et al. 2019: 2 forward + 2 backward per block)
+//   sit on the critical path: fully exposed.
+// - FSDP all-gathers (forward and backward) and the gradient reduce-scatter run every micro-batch
+//   (ZeRO-3, Rajbhandari et al. 2020) and are prefetched one layer ahead, so only the part longer than
+//   the layer's own compute is exposed: max(0, AG - fwd) + max(0, AG + RS - bwd).
+// - The data-parallel gradient all-reduce runs once per iteration, launched when the layer's last
+//   backward finishes and overlapping the backward of the layers before it (PyTorch DDP bucketing,
+//   Li et al. 2020); exposed part max(0, AR - bwd), charged as 1/c per micro-batch (UniAP folds a
+//   layer's share of gradient synchronization into A[u][k]).
+// - Overlapped communication slows the compute it overlaps by Profile.overlapSlowdown (measured).
+import type { LayerSpec } from '../../configs/model-spec.ts';
+import type { Strategy } from '../strategy.ts';
+import type { LayerCost } from './tables.ts';
+import type { ProfileLookup } from '../../profiler/profile-lookup.ts';
+import { layerTpCollectives, layerInputBytes, layerShapeKey, dtypeBytes } from '../../configs/model-derive.ts';
+import { modelStateBytes, type ModelStateBytes } from './memory.ts';
+
+/** Where the strategy's groups land: nodes spanned by its TP group and by its DP group. */
+export interface GroupPlacement {
+  tpNodes: number;
+  dpNodes: number;
+}
+
+export interface DetailedLayerCost extends LayerCost {
+  state: ModelStateBytes;
+  forwardMs: number;
+  backwardMs: number;
+}
+
+export function layerCost(
+  layer: LayerSpec,
+  s: Strategy,
+  microBatchSize: number,
+  microBatches: number,
+  lookup: ProfileLookup,
+  groups: GroupPlacement,
+  overlapSlowdown: number,
+): DetailedLayerCost {
+  const m = microBatchSize / s.dp; // samples per device per micro-batch
+  const e = lookup.layer(layerShapeKey(layer), m, s.tp);
+  const fwd = e.forwardMs;
+  const bwd = e.backwardMs;
+  // Recomputation runs the forward again during backward (Chen et al. 2016; Korthikanti et al. 2022).
+  let computeMs = fwd + bwd + (s.recompute ? fwd : 0);
+
+  // Tensor-parallel all-reduces of the layer's output activations (Megatron-LM sec. 3).
+  let tpCommMs = 0;
+  if (s.tp > 1 && e.tpCommunication === 'excluded') {
+    const coll = layerTpCollectives(layer);
+    const arMs = lookup.collectiveMs('all-reduce', coll.bytesPerSample * m, s.tp, groups.tpNodes);
+    const forwards = s.recompute ? 2 : 1;
+    tpCommMs = (coll.forwardAllReduces * forwards + coll.backwardAllReduces) * arMs;
+  }
+
+  // Parameters on this device after the TP split, and their bytes in the training dtype.
+  const paramBytes = e.parameterBytes;
+  const params = paramBytes / dtypeBytes(layer.dtype);
+  let fsdpExposedMs = 0;
+  let gradSyncExposedMs = 0;
+  let overlappedCommMs = 0;
+  if (s.dp > 1 && paramBytes > 0) {
+    if (s.fsdp) {
+      // ZeRO-3: all-gather the full (TP-local) parameters before forward and before backward,
+      // reduce-scatter the gradients after backward, every micro-batch.
+      const ag = lookup.collectiveMs('all-gather', paramBytes, s.dp, groups.dpNodes);
+      const rs = lookup.collectiveMs('reduce-scatter', paramBytes, s.dp, groups.dpNodes);
+      const exposedFwd = Math.max(0, ag - fwd);
+      const exposedBwd = Math.max(0, ag + rs - bwd);
+      fsdpExposedMs = exposedFwd + exposedBwd;
+      overlappedCommMs = 2 * ag + rs - fsdpExposedMs;
+    } else {
+      // One gradient all-reduce per iteration (nccl-tests bus bandwidth: 2(n-1)/n factor in lookup).
+      const ar = lookup.collectiveMs('all-reduce', paramBytes, s.dp, groups.dpNodes);
+      const exposed = Math.max(0, ar - bwd);
+      gradSyncExposedMs = exposed / microBatches;
+      overlappedCommMs = (ar - exposed) / microBatches;
+    }
+  }
+  computeMs += overlapSlowdown * overlappedCommMs;
+
+  const state = modelStateBytes(params, layer.dtype, s.fsdp ? 3 : 0, s.dp);
+  // Full recomputation keeps only the layer input (Korthikanti et al. 2022, sec. 4.1: 2sbh in 16-bit).
+  const activationBytes = s.recompute ? layerInputBytes(layer, m) : e.activationBytes;
+  // Transient peak: the profile's working set; recomputation materializes the layer's activations
+  // again during its backward; FSDP holds the gathered parameters of this layer and the prefetched next.
+  const workspaceBytes =
+    e.workingSetBytes + (s.recompute ? e.activationBytes : 0) + (s.fsdp && s.dp > 1 ? 2 * paramBytes : 0);
+
+  const breakdown = { computeMs, tpCommMs, fsdpExposedMs, gradSyncExposedMs, overlappedCommMs };
+  const timeMs = computeMs + tpCommMs + fsdpExposedMs + gradSyncExposedMs;
+  return { timeMs, breakdown, stateBytes: state.totalBytes, activationBytes, workspaceBytes, state, forwardMs: fwd, backwardMs: bwd };
+}

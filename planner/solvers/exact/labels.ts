@@ -1,0 +1,146 @@
+// Exact solver, step E2 (docs/planner.md): the resource-constrained shortest path inside one stage.
+// A label is a partial segment a..u ending in some strategy: its time (sum of A plus in-stage
+// resharding R, in evaluatePlacement's order of additions), its state and activation sums, and its
+// largest workspace. Memory of the finished stage is state + inFlight * act + max workspace
+// (planner/cost-model/evaluate.ts), so with lin = state + inFlight * act and mem = lin + ws a label x
+// dominates y iff x.time <= y.time, x.lin <= y.lin and x.mem <= y.mem (any continuation adds the same
+// time and linear memory to both, and max(ws, w') - max(ws', w') <= ws - ws'). Labels of strategies
+// in the same out-class (classes.ts) share every continuation and are merged.
+import type { CostTables } from '../../cost-model/tables.ts';
+import type { LayerClasses } from './classes.ts';
+
+export interface Label {
+  time: number;
+  state: number;
+  act: number;
+  ws: number;
+  lin: number;
+  mem: number;
+  /** Strategy of the label's last layer, and the label it extends (null at the segment start). */
+  k: number;
+  parent: Label | null;
+}
+
+/** Labels at one layer, one Pareto frontier per out-class, each sorted by time. */
+export type Frontiers = Label[][];
+
+export interface LabelContext {
+  t: CostTables;
+  cl: LayerClasses;
+  /** In-flight micro-batches of the stages this context serves (the memory class). */
+  inFlight: number;
+  budget: number;
+  /** Labels slower than this cannot be part of an improving plan (see exact.ts, step E4). */
+  horizonMs: number;
+  /**
+   * futureMem[u]: an upper bound on what layers u+1..L-1 can add to a stage's memory. A label at u
+   * with mem + futureMem[u] <= budget never runs out of memory, so slower labels are useless.
+   */
+  futureMem: Float64Array;
+  /** budget less a relative 1e-12 for rounding, used only for the never-runs-out test. */
+  safeBudget: number;
+  stats: { labels: number; steps: number };
+}
+
+export function labelContext(t: CostTables, cl: LayerClasses, inFlight: number, horizonMs: number, stats: LabelContext['stats']): LabelContext {
+  const L = t.layers;
+  const futureMem = new Float64Array(L);
+  let lin = 0;
+  let ws = 0;
+  for (let u = L - 1; u >= 0; u--) {
+    futureMem[u] = (lin + ws) * (1 + 1e-9);
+    for (const k of cl.allowedList[u]!) {
+      const c = t.cost[u]![k]!;
+      ws = Math.max(ws, c.workspaceBytes);
+    }
+    lin += Math.max(...cl.allowedList[u]!.map((k) => t.cost[u]![k]!.stateBytes + inFlight * t.cost[u]![k]!.activationBytes));
+  }
+  return { t, cl, inFlight, budget: t.memoryBudgetBytes, horizonMs, futureMem, safeBudget: t.memoryBudgetBytes * (1 - 1e-12), stats };
+}
+
+const byTime = (x: Label, y: Label) => x.time - y.time || x.lin - y.lin || x.mem - y.mem;
+
+/** 3-D Pareto filter (time, lin, mem) by a sweep in time order with a 2-D staircase over (lin, mem). */
+export function paretoFilter(cands: Label[], futureMem: number, safeBudget: number): Label[] {
+  if (cands.length <= 1) return cands;
+  cands.sort(byTime);
+  const kept: Label[] = [];
+  const sLin: number[] = [];
+  const sMem: number[] = [];
+  for (const x of cands) {
+    // last staircase entry with lin <= x.lin has the least mem among those
+    let lo = 0;
+    let hi = sLin.length - 1;
+    let idx = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (sLin[mid]! <= x.lin) {
+        idx = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    if (idx >= 0 && sMem[idx]! <= x.mem) continue; // dominated
+    kept.push(x);
+    if (x.mem + futureMem <= safeBudget) break; // x never runs out of memory: everything slower is useless
+    // insert into the staircase, removing entries x dominates in (lin, mem)
+    let from = idx + 1;
+    if (idx >= 0 && sLin[idx] === x.lin) from = idx;
+    let to = idx + 1;
+    while (to < sLin.length && sMem[to]! >= x.mem) to++;
+    sLin.splice(from, to - from, x.lin);
+    sMem.splice(from, to - from, x.mem);
+  }
+  return kept;
+}
+
+function push(ctx: LabelContext, out: Label[], parent: Label | null, u: number, k: number, time: number): void {
+  const c = ctx.t.cost[u]![k]!;
+  const state = (parent ? parent.state : 0) + c.stateBytes;
+  const act = (parent ? parent.act : 0) + c.activationBytes;
+  const ws = parent ? Math.max(parent.ws, c.workspaceBytes) : c.workspaceBytes;
+  const lin = state + ctx.inFlight * act;
+  const mem = lin + ws;
+  if (mem > ctx.budget || time > ctx.horizonMs) return;
+  out.push({ time, state, act, ws, lin, mem, k, parent });
+}
+
+/** Labels of a stage that starts at layer a with a first strategy in in-group gin. */
+export function startLabels(ctx: LabelContext, a: number, gin: number): Frontiers {
+  const cl = ctx.cl;
+  const cands: Label[][] = cl.outReps[a]!.map(() => []);
+  for (const k of cl.inMembers[a]![gin]!) push(ctx, cands[cl.outClassOf[a]![k]!]!, null, a, k, 0 + ctx.t.cost[a]![k]!.timeMs);
+  ctx.stats.labels += cands.reduce((s, c) => s + c.length, 0);
+  return cands.map((c) => paretoFilter(c, ctx.futureMem[a]!, ctx.safeBudget));
+}
+
+/** Extend every label at layer u by layer u+1 (all allowed strategies), grouped by out-class at u+1. */
+export function stepLabels(ctx: LabelContext, u: number, from: Frontiers): Frontiers {
+  const { t, cl } = ctx;
+  const v = u + 1;
+  const cands: Label[][] = cl.outReps[v]!.map(() => []);
+  const R = t.reshardMs[u]!;
+  for (const l of cl.allowedList[v]!) {
+    const out = cands[cl.outClassOf[v]![l]!]!;
+    const cost = t.cost[v]![l]!.timeMs;
+    for (let q = 0; q < from.length; q++) {
+      const labels = from[q]!;
+      if (labels.length === 0) continue;
+      const r = R[cl.outReps[u]![q]!]![l]!;
+      for (const x of labels) push(ctx, out, x, v, l, x.time + r + cost);
+    }
+  }
+  ctx.stats.steps++;
+  ctx.stats.labels += cands.reduce((s, c) => s + c.length, 0);
+  return cands.map((c) => paretoFilter(c, ctx.futureMem[v]!, ctx.safeBudget));
+}
+
+/** Strategies of layers a..b from a label at b (its parent chain). */
+export function strategiesOf(label: Label, a: number, b: number): number[] {
+  const ks = new Array<number>(b - a + 1);
+  let x: Label | null = label;
+  for (let u = b; u >= a; u--) {
+    ks[u - a] = x!.k;
+    x = x!.parent;
+  }
+  return ks;
+}

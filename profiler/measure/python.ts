@@ -1,0 +1,150 @@
+// Finding the Python interpreter that measures, and proving it has torch: one probe run
+// (py/uniap_measure/probe.py) that reports versions and devices, or one TOOL_MISSING error that
+// says what to install and how to choose another interpreter.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UniapError } from '../../configs/errors.ts';
+
+/** The interpreter used when neither --python nor $UNIAP_PYTHON is given (Debian's, which has python3-torch). */
+export const DEFAULT_PYTHON = '/usr/bin/python3';
+export const PYTHON_ENV_VAR = 'UNIAP_PYTHON';
+export const INSTALL_HINT = 'on Debian/Ubuntu: apt-get install python3-torch libopenblas0-pthread';
+
+/** Folder holding the `uniap_measure` package. */
+export const MEASURE_PY_DIR = fileURLToPath(new URL('./py/', import.meta.url));
+/** Folder holding the executor's `uniap_exec` package (its layers are what we measure). */
+export const EXECUTOR_DIR = fileURLToPath(new URL('../../runtime/executor/', import.meta.url));
+
+export interface PythonInfo {
+  interpreter: string;
+  python: string;
+  torch: string;
+  cpuModel: string;
+  cpuCount: number;
+  cudaDevices: number;
+  cuda: string;
+  gpuName: string;
+  gpuMemoryBytes: number;
+  nccl: string;
+  driver: string;
+  gloo: boolean;
+  ncclAvailable: boolean;
+  blas: string;
+}
+
+/** --python, else $UNIAP_PYTHON, else /usr/bin/python3. */
+export function choosePython(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (explicit && explicit.length > 0) return explicit;
+  const fromEnv = env[PYTHON_ENV_VAR];
+  if (fromEnv && fromEnv.length > 0) return fromEnv;
+  return DEFAULT_PYTHON;
+}
+
+function howToChoose(interpreter: string): string {
+  return `choose another interpreter with --python PATH or ${PYTHON_ENV_VAR}=PATH (now: ${interpreter}; default ${DEFAULT_PYTHON})`;
+}
+
+/** Environment for every Python process we start: our package and the executor's on the path. */
+export function pythonEnv(extra: Record<string, string> = {}, executorDir = EXECUTOR_DIR): NodeJS.ProcessEnv {
+  const parts = [MEASURE_PY_DIR, executorDir];
+  if (process.env.PYTHONPATH) parts.push(process.env.PYTHONPATH);
+  return {
+    ...process.env,
+    PYTHONPATH: parts.join(path.delimiter),
+    PYTHONUNBUFFERED: '1',
+    PYTHONDONTWRITEBYTECODE: '1',
+    // One thread unless the job sets more: N ranks on a shared CPU must not oversubscribe it.
+    OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? '1',
+    ...extra,
+  };
+}
+
+/** Run the probe; throws TOOL_MISSING when Python or torch is missing. */
+export function probePython(interpreter: string): PythonInfo {
+  const res = spawnSync(interpreter, ['-m', 'uniap_measure.probe'], { env: pythonEnv(), encoding: 'utf8', timeout: 120_000 });
+  if (res.error) {
+    const code = (res.error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'not found' : code === 'EACCES' ? 'not executable' : `could not be started (${code ?? res.error.message})`;
+    throw new UniapError(
+      'TOOL_MISSING',
+      `uniap profile needs Python 3 with PyTorch, but the interpreter ${interpreter} was ${why}; install it (${INSTALL_HINT}) or ${howToChoose(interpreter)}`,
+      { interpreter, reason: why },
+    );
+  }
+  const lastLine = (res.stdout ?? '').trim().split('\n').pop() ?? '';
+  let parsed: Record<string, unknown> | undefined;
+  try {
+    parsed = JSON.parse(lastLine) as Record<string, unknown>;
+  } catch {
+    parsed = undefined;
+  }
+  if (res.status === 3 || (parsed && typeof parsed.torchError === 'string')) {
+    throw new UniapError(
+      'TOOL_MISSING',
+      `PyTorch is not importable by ${interpreter} (${String(parsed?.torchError ?? 'import torch failed')}); install it (${INSTALL_HINT}) or ${howToChoose(interpreter)}`,
+      { interpreter, reason: parsed?.torchError },
+    );
+  }
+  if (res.status !== 0 || !parsed) {
+    const err = (res.stderr ?? '').trim().split('\n').slice(-3).join(' | ');
+    throw new UniapError(
+      'TOOL_MISSING',
+      `${interpreter} is not a working Python 3 for uniap profile (exit ${res.status ?? res.signal}: ${err || 'no output'}); ${howToChoose(interpreter)}`,
+      { interpreter, status: res.status, stderr: err },
+    );
+  }
+  const s = (k: string) => (typeof parsed![k] === 'string' ? (parsed![k] as string) : '');
+  const n = (k: string) => (typeof parsed![k] === 'number' ? (parsed![k] as number) : 0);
+  const b = (k: string) => parsed![k] === true;
+  return {
+    interpreter,
+    python: s('python'),
+    torch: s('torch'),
+    cpuModel: s('cpuModel'),
+    cpuCount: n('cpuCount') || 1,
+    cudaDevices: n('cudaDevices'),
+    cuda: s('cuda'),
+    gpuName: s('gpuName'),
+    gpuMemoryBytes: n('gpuMemoryBytes'),
+    nccl: s('nccl'),
+    driver: s('driver'),
+    gloo: b('gloo'),
+    ncclAvailable: b('ncclAvailable'),
+    blas: s('blas'),
+  };
+}
+
+/** The executor's layer module file; throws when the executor's Python package is absent. */
+export function executorLayersFile(executorDir = EXECUTOR_DIR): string {
+  const f = path.join(executorDir, 'uniap_exec', 'layers.py');
+  if (!existsSync(f)) {
+    throw new UniapError(
+      'TOOL_MISSING',
+      `the executor's layer implementation ${f} is missing, and layers are measured with it; restore runtime/executor from the uniap checkout`,
+      { file: f },
+    );
+  }
+  return f;
+}
+
+/**
+ * Hash of the code whose behaviour a measurement depends on: every .py file of our measuring package
+ * and of the executor's `uniap_exec` package (when present). Part of the cache key.
+ */
+export function measurementCodeHash(executorDir = EXECUTOR_DIR): string {
+  const h = createHash('sha256');
+  for (const dir of [path.join(MEASURE_PY_DIR, 'uniap_measure'), path.join(executorDir, 'uniap_exec')]) {
+    if (!existsSync(dir)) {
+      h.update(`missing:${path.basename(dir)}`);
+      continue;
+    }
+    for (const f of readdirSync(dir).filter((x) => x.endsWith('.py')).sort()) {
+      h.update(f);
+      h.update(readFileSync(path.join(dir, f)));
+    }
+  }
+  return h.digest('hex').slice(0, 16);
+}

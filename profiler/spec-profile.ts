@@ -1,0 +1,309 @@
+// The "spec" profile: a Profile derived from datasheet numbers alone, so planning works with no
+// hardware. Layer times by a roofline over the device's peak FLOPS and memory bandwidth (with the
+// efficiency factors below); collectives by the nccl-tests bus-bandwidth model over the cluster's
+// links; memory capacity from the device. Every factor is documented here and recorded in the
+// profile's provenance notes.
+import type { ClusterSpec, LinkSpec } from '../configs/cluster-spec.ts';
+import { isHomogeneous } from '../configs/cluster-spec.ts';
+import { UniapError } from '../configs/errors.ts';
+import {
+  dtypeBytes,
+  layerActivationBytes,
+  layerForwardFlopsPerSample,
+  layerParameters,
+  layerShapeKey,
+  tpDivides,
+} from '../configs/model-derive.ts';
+import type { LayerSpec, ModelSpec } from '../configs/model-spec.ts';
+import {
+  COLLECTIVES,
+  type Collective,
+  type LayerProfileEntry,
+  type LinkProfileEntry,
+  type Profile,
+  PROFILE_SCHEMA_VERSION,
+} from './profile.ts';
+
+export interface SpecProfileRequest {
+  /** Per-device micro-batch sizes (samples) to tabulate. */
+  microBatches: number[];
+  /** Tensor-parallel degrees to tabulate (those that do not divide a layer are skipped for it). */
+  tpDegrees: number[];
+}
+
+export interface SpecProfileOptions {
+  /** Fraction of peak FLOPS a layer's kernels reach (default: COMPUTE_EFFICIENCY by device kind). */
+  computeEfficiency?: number;
+  /** Fraction of peak memory bandwidth reached (default: MEMORY_EFFICIENCY by device kind). */
+  memoryEfficiency?: number;
+  /** Bus bandwidth / link bandwidth inside a node (default: intraNodeBusEfficiency(link)). */
+  intraNodeBusEfficiency?: number;
+  /** Bus bandwidth / NIC bandwidth across nodes (default: interNodeBusEfficiency(link)). */
+  interNodeBusEfficiency?: number;
+  /** Passed to layerActivationBytes (Korthikanti et al. 2022 variants). */
+  sequenceParallel?: boolean;
+  flashAttention?: boolean;
+  /** Provenance date (default: now). */
+  date?: Date;
+}
+
+/**
+ * Fraction of peak FLOPS a transformer layer reaches. GPU: training-run MFU records are 52-55% on
+ * A100 (Megatron 1T GPT, 530B, MegaScale 175B) and 38-48% on H100 (REFERENCE.md sec 3); MFU also
+ * pays exposed communication and pipeline bubbles, which the cost model adds separately, so the
+ * layer compute alone runs somewhat above it: 0.6. CPU: an estimate (0.3) for PyTorch on OpenBLAS
+ * with the small matrices of CPU-sized models; SGEMM reaches ~70-80% only on large matrices.
+ */
+export const COMPUTE_EFFICIENCY = { gpu: 0.6, cpu: 0.3 } as const;
+
+/**
+ * Fraction of peak memory bandwidth reached by streaming kernels (STREAM-like copies reach ~80-90%
+ * of HBM peak; DDR on a shared host less): 0.8 on GPU, 0.6 on CPU.
+ */
+export const MEMORY_EFFICIENCY = { gpu: 0.8, cpu: 0.6 } as const;
+
+/**
+ * Bus bandwidth reached inside a node as a fraction of the per-device, per-direction link bandwidth,
+ * from the measured NCCL all-reduce bus bandwidths in REFERENCE.md sec 3: 8xH100 ~370 GB/s on
+ * NVLink4 450 -> 0.82; 8xA100 ~200-210 GB/s on NVLink3 300 -> 0.68 (also used for NVLink2, for
+ * which we have no measurement). PCIe: the configured ~12 GB/s is already an effective figure;
+ * NCCL's chunked ring pipelining keeps ~0.8 of it (estimate). Shared memory (Gloo loopback): 0.8.
+ */
+export function intraNodeBusEfficiency(link: LinkSpec): number {
+  switch (link.kind) {
+    case 'nvswitch':
+    case 'nvlink':
+      return link.bandwidthGBps >= 450 ? 0.82 : 0.68;
+    default:
+      return 0.8;
+  }
+}
+
+/**
+ * Bus bandwidth across nodes as a fraction of the NIC bandwidth: REFERENCE.md sec 3 measures
+ * ~85-96 GB/s all-reduce bus bandwidth across nodes with 4xHDR (100 GB/s per node): 0.9 for
+ * InfiniBand and RoCE. Ethernet through NCCL's socket transport: 0.8 (estimate).
+ */
+export function interNodeBusEfficiency(link: LinkSpec): number {
+  return link.kind === 'ethernet' ? 0.8 : 0.9;
+}
+
+/**
+ * Fixed cost per collective call, µs: NCCL's tuning model base latency for ring/Simple is 8.4 µs
+ * (NVIDIA/nccl src/graph/tuning.cc, `baseLat`). Gloo: ~50 µs, an estimate for Python dispatch plus
+ * a loopback TCP round trip.
+ */
+export const BASE_LATENCY_US = { nccl: 8.4, gloo: 50 } as const;
+
+/**
+ * Memory the training job cannot use. GPU: CUDA context (~0.3-0.5 GiB), NCCL buffers (0.5-1 GB,
+ * REFERENCE.md sec 2) and allocator fragmentation / temporary buffers: 1 GiB + 5% of capacity.
+ * CPU: the Python interpreter and torch libraries resident in each process, ~0.5 GiB. Capped at
+ * half the capacity so tiny devices keep something usable.
+ */
+export function reservedBytes(kind: 'gpu' | 'cpu', capacityBytes: number): number {
+  const GIB = 2 ** 30;
+  const r = kind === 'gpu' ? GIB + 0.05 * capacityBytes : 0.5 * GIB;
+  return Math.round(Math.min(r, 0.5 * capacityBytes));
+}
+
+export function deriveSpecProfile(
+  model: ModelSpec,
+  cluster: ClusterSpec,
+  request: SpecProfileRequest,
+  options: SpecProfileOptions = {},
+): Profile {
+  if (!isHomogeneous(cluster)) {
+    throw new UniapError(
+      'UNSUPPORTED',
+      `the spec profile needs a homogeneous cluster but ${cluster.name} mixes node shapes; describe each homogeneous part as its own cluster`,
+    );
+  }
+  const node = cluster.nodes[0]!; // resolveCluster guarantees at least one node
+  const dev = node.deviceType;
+  const microBatches = checkedSizes(request.microBatches, 'micro-batch size', false);
+  const tpDegrees = checkedSizes(request.tpDegrees, 'tensor-parallel degree', true);
+
+  const computeEff = options.computeEfficiency ?? COMPUTE_EFFICIENCY[dev.kind];
+  const memoryEff = options.memoryEfficiency ?? MEMORY_EFFICIENCY[dev.kind];
+  const sixteenBit = model.dtype === 'fp16' || model.dtype === 'bf16';
+  // 16-bit tensor peak when the model trains in 16 bits and the device has one; else FP32 peak.
+  const peakTflops = sixteenBit && dev.peakTflops16 > 0 ? dev.peakTflops16 : dev.peakTflops32;
+  const activationOpts = {
+    ...(options.sequenceParallel !== undefined ? { sequenceParallel: options.sequenceParallel } : {}),
+    ...(options.flashAttention !== undefined ? { flashAttention: options.flashAttention } : {}),
+  };
+
+  const shapes = new Map<string, LayerSpec>();
+  for (const l of model.layers) if (!shapes.has(layerShapeKey(l))) shapes.set(layerShapeKey(l), l);
+
+  const layers: LayerProfileEntry[] = [];
+  for (const [shapeKey, l] of shapes) {
+    for (const tp of tpDegrees) {
+      if (!tpDivides(l, tp)) continue;
+      const parameterBytes = (layerParameters(l) / tp) * dtypeBytes(l.dtype);
+      for (const b of microBatches) {
+        const activationBytes = layerActivationBytes(l, b, tp, activationOpts);
+        // Roofline (Williams et al. 2009): time = max(FLOPs / achievable FLOPS, bytes / achievable
+        // bandwidth). FLOPs: the layer's forward FLOPs for b samples, split tp ways (Megatron splits
+        // every matmul). Bytes: weights read once plus the kept activations written once and read
+        // once by the next operator (an estimate of the forward's memory traffic).
+        const flops = (layerForwardFlopsPerSample(l) * b) / tp;
+        const bytesMoved = parameterBytes + 2 * activationBytes;
+        const computeMs = (flops / (peakTflops * 1e12 * computeEff)) * 1e3;
+        const memoryMs = (bytesMoved / (dev.memoryBandwidthGBps * 1e9 * memoryEff)) * 1e3;
+        const forwardMs = Math.max(computeMs, memoryMs);
+        layers.push({
+          shapeKey,
+          microBatch: b,
+          tp,
+          forwardMs,
+          // Backward is ~2x forward for matmul-dominated layers (REFERENCE.md sec 2).
+          backwardMs: 2 * forwardMs,
+          tpCommunication: 'excluded',
+          activationBytes,
+          // Working set during this layer's backward: its full activations (materialized again when
+          // the layer is recomputed) plus a gradient buffer the size of its weights (unsharded
+          // gradients before FSDP's reduce-scatter / DDP's bucketed all-reduce).
+          workingSetBytes: activationBytes + parameterBytes,
+          parameterBytes,
+          spread: 0,
+        });
+      }
+    }
+  }
+
+  const intraEff = options.intraNodeBusEfficiency ?? intraNodeBusEfficiency(node.intraNodeLink);
+  const interEff = cluster.interNodeLink ? (options.interNodeBusEfficiency ?? interNodeBusEfficiency(cluster.interNodeLink)) : 0;
+  const links = deriveLinkEntries(cluster, intraEff, interEff);
+  const capacityBytes = dev.memoryBytes;
+
+  return {
+    schemaVersion: PROFILE_SCHEMA_VERSION,
+    provenance: {
+      kind: 'derived',
+      device: dev.name,
+      date: (options.date ?? new Date()).toISOString(),
+      tool: 'uniap spec-profile',
+      notes: [
+        `roofline: peak ${peakTflops} TFLOPS (${peakTflops === dev.peakTflops16 ? '16-bit tensor' : 'fp32'}) x ${computeEff}, ` +
+          `memory ${dev.memoryBandwidthGBps} GB/s x ${memoryEff}; backward = 2 x forward`,
+        `bus bandwidth: intra-node ${node.intraNodeLink.kind} ${node.intraNodeLink.bandwidthGBps} GB/s x ${intraEff}` +
+          (cluster.interNodeLink
+            ? `; inter-node ${cluster.interNodeLink.kind} ${cluster.interNodeLink.bandwidthGBps} GB/s per node x ${interEff}, rail-optimized`
+            : ''),
+        `cluster ${cluster.name}: ${cluster.nodes.length} x ${node.devices} ${dev.name}`,
+      ],
+    },
+    device: { name: dev.name, capacityBytes, reservedBytes: reservedBytes(dev.kind, capacityBytes) },
+    cluster: { name: cluster.name, nodes: cluster.nodes.length, devicesPerNode: node.devices },
+    overlapSlowdown: 0,
+    layers,
+    links,
+  };
+}
+
+function checkedSizes(values: number[], what: string, integer: boolean): number[] {
+  for (const v of values) {
+    if (!Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
+      throw new UniapError('CONFIG_INVALID', `spec profile: ${what} ${v} is not valid; request ${integer ? 'whole numbers >= 1' : 'positive numbers'}`);
+    }
+  }
+  if (values.length === 0) throw new UniapError('CONFIG_INVALID', `spec profile: no ${what} requested; request at least one`);
+  return [...new Set(values)].sort((a, b) => a - b);
+}
+
+/**
+ * Group shapes (groupSize, nodes) a rank layout can produce on a homogeneous cluster of N nodes x D
+ * devices (ranks numbered node by node). Group sizes: powers of two, divisors of D and divisors of
+ * N*D, up to N*D. Node spans: every m from ceil(g/D) (consecutive ranks filling whole nodes) to
+ * min(N, g) (strided, one rank per node), including uneven spreads such as a stage of 20 ranks
+ * starting at a node boundary of 8-device nodes (8 + 8 + 4 over 3 nodes).
+ */
+export function groupShapes(nodes: number, devicesPerNode: number): { groupSize: number; nodes: number }[] {
+  const n = nodes * devicesPerNode;
+  const sizes = new Set<number>();
+  for (let p = 2; p <= n; p *= 2) sizes.add(p);
+  for (let g = 2; g <= n; g++) if (devicesPerNode % g === 0 || n % g === 0) sizes.add(g);
+  const shapes: { groupSize: number; nodes: number }[] = [];
+  for (const g of [...sizes].sort((a, b) => a - b)) {
+    for (let m = Math.ceil(g / devicesPerNode); m <= Math.min(nodes, g); m++) shapes.push({ groupSize: g, nodes: m });
+  }
+  return shapes;
+}
+
+/** Link entries for every collective on every group shape (p2p: group size 2 only). */
+function deriveLinkEntries(cluster: ClusterSpec, intraEff: number, interEff: number): LinkProfileEntry[] {
+  const node = cluster.nodes[0]!;
+  const D = node.devices;
+  const N = cluster.nodes.length;
+  const entries: LinkProfileEntry[] = [];
+  for (const { groupSize, nodes } of groupShapes(N, D)) {
+    for (const c of COLLECTIVES) {
+      if (c === 'p2p' && groupSize !== 2) continue;
+      entries.push(linkEntry(cluster, c, groupSize, nodes, intraEff, interEff));
+    }
+  }
+  return entries;
+}
+
+/**
+ * One collective on `groupSize` = g ranks over `nodes` = m nodes. Ranks per node: k = floor(g/m),
+ * the emptiest node of an even spread (exact when m divides g). Bus bandwidth (nccl-tests
+ * PERFORMANCE.md convention):
+ *   inside a node:  B_bus = intra-node link bandwidth (per device, per direction) x intraEff;
+ *   across nodes:   B_bus = k x (node's inter-node bandwidth / D) x interEff — rail-optimized, each
+ *                   device drives its share of the node's NICs, so k ranks use k/D of them — and no
+ *                   more than the intra-node bus bandwidth when k > 1 (the ring also runs inside nodes).
+ * Latency (NCCL's tuning model, NVIDIA/nccl src/graph/tuning.cc): a base cost per call plus
+ *   ring all-reduce: 2(g-1) - 2(m-1) intra steps + 2(m-1) inter steps;
+ *   ring all-gather / reduce-scatter: (g-1) - (m-1) intra steps + (m-1) inter steps;
+ *   tree all-reduce across nodes: 2((ceil(g/m)-1) intra + ceil(log2 m) inter) — the smaller of ring
+ *   and tree is taken, as NCCL picks the faster algorithm for latency-bound sizes;
+ *   p2p: one step over the link between the two ranks.
+ */
+export function linkEntry(
+  cluster: ClusterSpec,
+  collective: Collective,
+  groupSize: number,
+  nodes: number,
+  intraEff: number,
+  interEff: number,
+): LinkProfileEntry {
+  const node = cluster.nodes[0]!;
+  const D = node.devices;
+  const intra = node.intraNodeLink;
+  const inter = cluster.interNodeLink;
+  if (nodes > 1 && !inter) throw new RangeError(`cluster ${cluster.name} has one node; a group cannot span ${nodes}`);
+  const g = groupSize;
+  const m = nodes;
+  const k = Math.floor(g / m);
+
+  const intraBus = intra.bandwidthGBps * intraEff;
+  let busBandwidthGBps = intraBus;
+  if (m > 1 && inter) {
+    const interBus = k * (inter.bandwidthGBps / D) * interEff;
+    busBandwidthGBps = k > 1 ? Math.min(intraBus, interBus) : interBus;
+  }
+
+  const a = intra.latencyUs;
+  const b = inter?.latencyUs ?? 0;
+  let stepsUs: number;
+  switch (collective) {
+    case 'all-reduce': {
+      const ring = (2 * (g - 1) - 2 * (m - 1)) * a + 2 * (m - 1) * b;
+      const tree = m > 1 ? 2 * ((Math.ceil(g / m) - 1) * a + Math.ceil(Math.log2(m)) * b) : Infinity;
+      stepsUs = Math.min(ring, tree);
+      break;
+    }
+    case 'all-gather':
+    case 'reduce-scatter':
+      stepsUs = (g - 1 - (m - 1)) * a + (m - 1) * b;
+      break;
+    case 'p2p':
+      stepsUs = m > 1 ? b : a;
+      break;
+  }
+  const latencyMs = (BASE_LATENCY_US[cluster.backend] + stepsUs) / 1000;
+  return { collective, groupSize: g, nodes: m, latencyMs, busBandwidthGBps };
+}

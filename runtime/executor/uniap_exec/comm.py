@@ -1,0 +1,148 @@
+"""Collectives used by the executor and the layers, with the time they block the caller recorded.
+
+One module so that (a) Gloo and NCCL share one code path: collectives Gloo lacks (reduce-scatter,
+the flat all-gather) are emulated here, and (b) every blocking point is timed in one place: the
+executor reports the sum as `exposedCommMs` (collectives) and `p2pWaitMs` (pipeline receives).
+On CUDA a timed block synchronizes the current stream first, so queued compute is not counted as
+communication, and again at the end, so the time is the stall the collective really caused.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Iterator, List, Optional, Tuple
+
+import torch
+import torch.distributed as dist
+
+
+class CommStats:
+    """Seconds the caller spent blocked on communication since the last reset."""
+
+    def __init__(self) -> None:
+        self.exposed_s = 0.0
+        self.p2p_wait_s = 0.0
+        self.enabled = True
+
+    def reset(self) -> None:
+        self.exposed_s = 0.0
+        self.p2p_wait_s = 0.0
+
+
+STATS = CommStats()
+
+
+def _sync_device() -> None:
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.current_stream().synchronize()
+
+
+@contextlib.contextmanager
+def blocking(kind: str = "collective") -> Iterator[None]:
+    """Time a block that waits on communication; kind is 'collective' or 'p2p'."""
+    if not STATS.enabled:
+        yield
+        return
+    _sync_device()
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        _sync_device()
+        dt = time.perf_counter() - t0
+        if kind == "p2p":
+            STATS.p2p_wait_s += dt
+        else:
+            STATS.exposed_s += dt
+
+
+def backend() -> str:
+    return dist.get_backend() if dist.is_initialized() else "none"
+
+
+def all_reduce(t: torch.Tensor, group, async_op: bool = False):
+    """Sum `t` in place over `group`. Synchronous calls are timed as exposed communication."""
+    if async_op:
+        return dist.all_reduce(t, group=group, async_op=True)
+    with blocking():
+        dist.all_reduce(t, group=group)
+    return None
+
+
+def all_gather_flat(t: torch.Tensor, group, size: int, async_op: bool = False) -> Tuple[torch.Tensor, object]:
+    """Concatenate the equal-sized 1-D (or batch-leading) tensors of every rank of `group`.
+
+    Returns (out, work): with async_op the result is valid only after `finish_gather(out, work)`.
+    NCCL uses the native flat all-gather; Gloo gathers into a list and concatenates on finish.
+    """
+    t = t.contiguous()
+    if backend() == "nccl":
+        out = torch.empty((size * t.shape[0],) + tuple(t.shape[1:]), dtype=t.dtype, device=t.device)
+        fn = getattr(dist, "all_gather_into_tensor", None) or getattr(dist, "_all_gather_base")
+        if async_op:
+            return out, fn(out, t, group=group, async_op=True)
+        with blocking():
+            fn(out, t, group=group)
+        return out, None
+    parts = [torch.empty_like(t) for _ in range(size)]
+    if async_op:
+        work = dist.all_gather(parts, t, group=group, async_op=True)
+        return parts, work  # type: ignore[return-value]
+    with blocking():
+        dist.all_gather(parts, t, group=group)
+    return torch.cat(parts, dim=0), None
+
+
+def finish_gather(out, work) -> torch.Tensor:
+    """Wait for an async `all_gather_flat` (timed) and return the concatenated tensor."""
+    if work is not None:
+        with blocking():
+            work.wait()
+    if isinstance(out, list):
+        return torch.cat(out, dim=0)
+    return out
+
+
+class PendingReduceScatter:
+    """An in-flight reduce-scatter of a flat tensor: `result()` waits and returns this rank's shard."""
+
+    def __init__(self, buf: torch.Tensor, work, rank: int, size: int, native: bool) -> None:
+        self.buf, self.work, self.rank, self.size, self.native = buf, work, rank, size, native
+
+    def result(self) -> torch.Tensor:
+        if self.work is not None:
+            with blocking():
+                self.work.wait()
+            self.work = None
+        if self.native:
+            return self.buf
+        n = self.buf.numel() // self.size
+        return self.buf[self.rank * n:(self.rank + 1) * n]
+
+
+def reduce_scatter_flat(full: torch.Tensor, group, rank: int, size: int, async_op: bool) -> PendingReduceScatter:
+    """Sum `full` (1-D, length divisible by size) over `group` and keep this rank's 1/size slice.
+
+    NCCL: native reduce-scatter. Gloo has none: all-reduce then slice (twice the bytes of a real
+    reduce-scatter; documented in docs/runtime-executor.md).
+    """
+    if backend() == "nccl":
+        out = torch.empty(full.numel() // size, dtype=full.dtype, device=full.device)
+        fn = getattr(dist, "reduce_scatter_tensor", None) or getattr(dist, "_reduce_scatter_base")
+        if async_op:
+            return PendingReduceScatter(out, fn(out, full, group=group, async_op=True), rank, size, True)
+        with blocking():
+            fn(out, full, group=group)
+        return PendingReduceScatter(out, None, rank, size, True)
+    if async_op:
+        return PendingReduceScatter(full, dist.all_reduce(full, group=group, async_op=True), rank, size, False)
+    with blocking():
+        dist.all_reduce(full, group=group)
+    return PendingReduceScatter(full, None, rank, size, False)
+
+
+def new_group(ranks: List[int]) -> Optional[object]:
+    """A process group over `ranks`; every rank of the world must call this in the same order."""
+    if not dist.is_initialized():
+        return None
+    return dist.new_group(ranks=ranks)

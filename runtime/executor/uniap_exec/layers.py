@@ -1,0 +1,555 @@
+"""Layer implementations of every ModelSpec layer type, tensor-parallel (Megatron-style), shared by
+the executor and the profiler.
+
+Public API (the profiler imports exactly this; keep it stable):
+
+    from uniap_exec.layers import TPGroup, build_layer
+
+    tp = TPGroup(size=1, rank=0, group=None)          # or TPGroup(2, r, dist.new_group([0, 1]))
+    layer = build_layer(layer_spec, tp, torch.float32, seed=1234)   # layer_spec: one LayerSpec dict
+    layer = layer.to(device)
+    y = layer(x)                      # every layer: forward(x, encoder_out=None)
+    y = layer(x, encoder_out=enc)     # cross-decoder only
+
+Inputs and outputs per layer type (b = micro-batch size on this rank, s = layer_spec["seqLength"]):
+- embedding:       x int64 [b, s] token ids            -> [b, s, hiddenSize]
+- patch-embedding: x float [b, channels, image, image] -> [b, seqLength, hiddenSize]
+- encoder/decoder: x [b, s, hiddenSize]                -> same shape
+- cross-decoder:   x [b, s, hiddenSize], encoder_out [b, encoderSeqLength, hiddenSize] -> like x
+- swin:            x [b, resolution^2, hiddenSize], or with patchMerging
+                   x [b, (2*resolution)^2, inputHiddenSize]       -> [b, resolution^2, hiddenSize]
+- head:            x [b, s, hiddenSize] -> logits [b, s, vocabSize] (language model) or
+                   [b, vocabSize] (classifier); `layer.loss(logits, labels)` = mean cross-entropy.
+Every output is complete and replicated on the tensor-parallel ranks (the row-parallel all-reduce
+and the head's logit all-gather are inside forward), so `sum(y).backward()` style measurements see
+the full tensor-parallel cost.
+
+Tensor parallelism (Megatron-LM, Shoeybi et al. 2019, "f" and "g" operators): attention splits heads
+(q/k/v column-parallel, output projection row-parallel), MLPs split the FFN dimension (up/gate
+column-parallel, down row-parallel), the embedding splits the vocabulary (masked lookup then
+all-reduce), the head splits the vocabulary and all-gathers the logits. Norms, biases after the
+row-parallel all-reduce, position tables, patch convolution and Swin patch merging are replicated;
+their gradients are identical on every tensor-parallel rank, so they need no tensor-parallel reduction.
+Requirements: heads, kvHeads, ffnSize divisible by tp (a clear ValueError otherwise); vocabulary not
+divisible by tp -> that embedding/head is replicated instead of split.
+
+Weights: every parameter is first initialized in full (unsharded) from its own generator seeded by
+(seed, layer index, parameter name), then sliced for this tensor-parallel rank. So any plan starts
+from the same weights as single-device training, whatever the degrees.
+
+Keyword options (all optional; the executor passes them, a profiler may leave them out):
+- position: 'rope' | 'relative' | None: position scheme of the chain (taken from its embedding layer;
+  blocks of a spec say 'none' themselves). rope: rotary q/k; relative: T5-style bucketed bias.
+- family: the ModelSpec family; 'vision' makes the head a classifier.
+- pool: 'cls' | 'mean': how a classifier head reduces tokens (ViT: 'cls', Swin: 'mean'; default 'cls').
+- tie_source: layer index of the embedding a tiedEmbedding head copies its initial weight from
+  (default 0). The executor keeps the two copies equal by summing their gradients.
+- device: where the parameters live (created on CPU first, so values do not depend on the device).
+"""
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+from typing import Any, Dict, Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from . import comm
+
+INIT_STD = 0.02  # GPT-2 / Megatron default normal init
+
+
+@dataclass
+class TPGroup:
+    """The tensor-parallel group a layer is split over: size, this rank's index in it, the group."""
+
+    size: int
+    rank: int
+    group: Any = None  # torch.distributed ProcessGroup; None when size == 1
+
+    @staticmethod
+    def single() -> "TPGroup":
+        return TPGroup(1, 0, None)
+
+
+# ---- Megatron's f / g operators and the logit gather ----------------------------------------------
+
+
+class _CopyToTP(torch.autograd.Function):
+    """f: identity forward, all-reduce of the gradient backward."""
+
+    @staticmethod
+    def forward(ctx, x, tp):  # type: ignore[override]
+        ctx.tp = tp
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, g):  # type: ignore[override]
+        g = g.contiguous().clone()
+        comm.all_reduce(g, ctx.tp.group)
+        return g, None
+
+
+class _ReduceFromTP(torch.autograd.Function):
+    """g: all-reduce forward, identity backward."""
+
+    @staticmethod
+    def forward(ctx, x, tp):  # type: ignore[override]
+        x = x.contiguous().clone()
+        comm.all_reduce(x, tp.group)
+        return x
+
+    @staticmethod
+    def backward(ctx, g):  # type: ignore[override]
+        return g, None
+
+
+class _GatherLastDim(torch.autograd.Function):
+    """All-gather along the last dimension forward; take this rank's slice backward."""
+
+    @staticmethod
+    def forward(ctx, x, tp):  # type: ignore[override]
+        ctx.tp = tp
+        x = x.contiguous()
+        parts = [torch.empty_like(x) for _ in range(tp.size)]
+        with comm.blocking():
+            torch.distributed.all_gather(parts, x, group=tp.group)
+        return torch.cat(parts, dim=-1)
+
+    @staticmethod
+    def backward(ctx, g):  # type: ignore[override]
+        return g.chunk(ctx.tp.size, dim=-1)[ctx.tp.rank].contiguous(), None
+
+
+def copy_to_tp(x: torch.Tensor, tp: TPGroup) -> torch.Tensor:
+    return x if tp.size == 1 else _CopyToTP.apply(x, tp)
+
+
+def reduce_from_tp(x: torch.Tensor, tp: TPGroup) -> torch.Tensor:
+    return x if tp.size == 1 else _ReduceFromTP.apply(x, tp)
+
+
+def gather_last_dim(x: torch.Tensor, tp: TPGroup) -> torch.Tensor:
+    return x if tp.size == 1 else _GatherLastDim.apply(x, tp)
+
+
+# ---- deterministic full-weight initialization, then slicing ---------------------------------------
+
+
+def param_seed(seed: int, layer_index: int, name: str) -> int:
+    """Generator seed of one parameter: independent of creation order, device and parallel degrees."""
+    return (int(seed) * 1_000_003 + int(layer_index) * 7919 + zlib.crc32(name.encode())) % (2**62)
+
+
+class _Init:
+    """Creates this rank's slice of each full parameter of one layer."""
+
+    def __init__(self, seed: int, layer_index: int, tp: TPGroup, dtype: torch.dtype) -> None:
+        self.seed, self.index, self.tp, self.dtype = seed, layer_index, tp, dtype
+
+    def full(self, name: str, shape, kind: str, std: float = INIT_STD, index: Optional[int] = None) -> torch.Tensor:
+        if kind == "zeros":
+            return torch.zeros(shape)
+        if kind == "ones":
+            return torch.ones(shape)
+        g = torch.Generator().manual_seed(param_seed(self.seed, self.index if index is None else index, name))
+        return torch.randn(shape, generator=g) * std
+
+    def param(self, t: torch.Tensor, split_dim: Optional[int] = None, split: bool = True) -> nn.Parameter:
+        if split_dim is not None and split and self.tp.size > 1:
+            t = t.chunk(self.tp.size, dim=split_dim)[self.tp.rank]
+        return nn.Parameter(t.contiguous().to(self.dtype))
+
+
+def _need_divisible(what: str, value: int, tp: int, spec: Dict[str, Any]) -> None:
+    if value % tp != 0:
+        raise ValueError(
+            f"layer {spec.get('name')}: {what}={value} is not divisible by tensor-parallel degree {tp}; "
+            f"use a tp that divides {value}"
+        )
+
+
+class Norm(nn.Module):
+    def __init__(self, kind: str, size: int, init: _Init, name: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self.weight = init.param(init.full(f"{name}.weight", (size,), "ones"))
+        if kind == "layernorm":
+            self.bias = init.param(init.full(f"{name}.bias", (size,), "zeros"))
+        else:
+            self.bias = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kind == "layernorm":
+            return F.layer_norm(x, (x.shape[-1],), self.weight, self.bias, 1e-5)
+        # RMSNorm (Zhang & Sennrich 2019), computed in fp32 as Llama does.
+        xf = x.float()
+        y = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + 1e-6)
+        return y.to(x.dtype) * self.weight
+
+
+# ---- attention ----------------------------------------------------------------------------------
+
+
+def _rope(x: torch.Tensor) -> torch.Tensor:
+    """Rotary position embedding (Su et al. 2021), GPT-NeoX half-rotation; x [b, heads, s, d]."""
+    s, d = x.shape[-2], x.shape[-1]
+    half = d // 2
+    inv = 1.0 / (10000 ** (torch.arange(0, half, dtype=torch.float32, device=x.device) / half))
+    ang = torch.arange(s, dtype=torch.float32, device=x.device)[:, None] * inv[None, :]
+    cos, sin = ang.cos().to(x.dtype), ang.sin().to(x.dtype)
+    x1, x2 = x[..., :half], x[..., half:2 * half]
+    rot = torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
+    return torch.cat([rot, x[..., 2 * half:]], dim=-1) if d > 2 * half else rot
+
+
+def _t5_buckets(q_len: int, k_len: int, bidirectional: bool, num_buckets: int = 32, max_distance: int = 128,
+                device=None) -> torch.Tensor:
+    """T5's relative position buckets (Raffel et al. 2020, transformers' T5Attention)."""
+    ctx = torch.arange(q_len, device=device)[:, None]
+    mem = torch.arange(k_len, device=device)[None, :]
+    rel = mem - ctx
+    buckets = torch.zeros_like(rel)
+    if bidirectional:
+        num_buckets //= 2
+        buckets += (rel > 0).long() * num_buckets
+        rel = rel.abs()
+    else:
+        rel = -torch.clamp(rel, max=0)
+    max_exact = num_buckets // 2
+    small = rel < max_exact
+    large = max_exact + (
+        torch.log(rel.float().clamp(min=1) / max_exact) / math.log(max_distance / max_exact) * (num_buckets - max_exact)
+    ).long()
+    large = torch.clamp(large, max=num_buckets - 1)
+    return buckets + torch.where(small, rel, large)
+
+
+def _attend(q, k, v, bias: Optional[torch.Tensor], causal: bool) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d) + bias) v; q [B, H, sq, d], k/v [B, H, sk, d]."""
+    sdpa = getattr(F, "scaled_dot_product_attention", None)
+    if sdpa is not None:  # torch >= 2.0 (fused kernels on GPUs)
+        if bias is None:
+            return sdpa(q, k, v, is_causal=causal)
+        if causal:
+            sq, sk = q.shape[-2], k.shape[-2]
+            mask = torch.ones(sq, sk, dtype=torch.bool, device=q.device).triu(1)
+            bias = bias.masked_fill(mask, float("-inf"))
+        return sdpa(q, k, v, attn_mask=bias)
+    scores = torch.matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(q.shape[-1]))
+    if bias is not None:
+        scores = scores + bias
+    if causal:
+        sq, sk = scores.shape[-2], scores.shape[-1]
+        mask = torch.ones(sq, sk, dtype=torch.bool, device=q.device).triu(1)
+        scores = scores.masked_fill(mask, float("-inf"))
+    return torch.matmul(torch.softmax(scores.float(), dim=-1).to(q.dtype), v)
+
+
+class Attention(nn.Module):
+    """Multi-head attention with grouped-query KV heads, heads split over the tensor-parallel group."""
+
+    def __init__(self, spec: Dict[str, Any], tp: TPGroup, init: _Init, name: str, *, causal: bool,
+                 cross: bool = False, position: Optional[str] = None, window: int = 0, shift: int = 0) -> None:
+        super().__init__()
+        h, H, KV, d = spec["hiddenSize"], spec["heads"], spec["kvHeads"] or spec["heads"], spec["headDim"]
+        if not d:
+            d = h // H
+        _need_divisible("heads", H, tp.size, spec)
+        _need_divisible("kvHeads", KV, tp.size, spec)
+        if H % KV != 0:
+            raise ValueError(f"layer {spec.get('name')}: heads={H} is not a multiple of kvHeads={KV}")
+        self.tp, self.causal, self.cross = tp, causal, cross
+        self.h_local, self.kv_local, self.d = H // tp.size, KV // tp.size, d
+        self.rope = position == "rope" and not cross
+        self.relative = position == "relative" and not cross
+        self.window, self.shift = window, shift
+        bias = bool(spec["bias"])
+        self.wq = init.param(init.full(f"{name}.q.weight", (H * d, h), "normal"), 0)
+        self.wk = init.param(init.full(f"{name}.k.weight", (KV * d, h), "normal"), 0)
+        self.wv = init.param(init.full(f"{name}.v.weight", (KV * d, h), "normal"), 0)
+        self.wo = init.param(init.full(f"{name}.o.weight", (h, H * d), "normal"), 1)
+        if bias:
+            self.bq = init.param(init.full(f"{name}.q.bias", (H * d,), "zeros"), 0)
+            self.bk = init.param(init.full(f"{name}.k.bias", (KV * d,), "zeros"), 0)
+            self.bv = init.param(init.full(f"{name}.v.bias", (KV * d,), "zeros"), 0)
+            self.bo = init.param(init.full(f"{name}.o.bias", (h,), "zeros"))
+        else:
+            self.bq = self.bk = self.bv = self.bo = None
+        if self.relative:
+            self.rel_bias = init.param(init.full(f"{name}.relative_bias", (32, H), "normal"), 1)
+        if window:
+            # Swin relative position bias table (Liu et al. 2021), heads split like the attention.
+            self.rel_table = init.param(init.full(f"{name}.relative_table", ((2 * window - 1) ** 2, H), "normal"), 1)
+            coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")).flatten(1)
+            rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (window - 1)
+            self.register_buffer("rel_index", (rel[..., 0] * (2 * window - 1) + rel[..., 1]).reshape(-1),
+                                 persistent=False)
+
+    def _heads(self, t: torch.Tensor, n: int) -> torch.Tensor:
+        b, s, _ = t.shape
+        return t.view(b, s, n, self.d).transpose(1, 2)
+
+    def forward(self, x: torch.Tensor, kv_source: Optional[torch.Tensor] = None,
+                window_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        tp = self.tp
+        xin = copy_to_tp(x, tp)
+        src = copy_to_tp(kv_source, tp) if self.cross else xin
+        q = self._heads(F.linear(xin, self.wq, self.bq), self.h_local)
+        k = self._heads(F.linear(src, self.wk, self.bk), self.kv_local)
+        v = self._heads(F.linear(src, self.wv, self.bv), self.kv_local)
+        if self.rope:
+            q, k = _rope(q), _rope(k)
+        groups = self.h_local // self.kv_local
+        if groups > 1:
+            k = k.repeat_interleave(groups, dim=1)
+            v = v.repeat_interleave(groups, dim=1)
+        bias = None
+        if self.relative:
+            buckets = _t5_buckets(q.shape[2], k.shape[2], bidirectional=not self.causal, device=x.device)
+            bias = self.rel_bias[buckets].permute(2, 0, 1).unsqueeze(0).to(q.dtype)  # [1, H, sq, sk]
+        if self.window:
+            ww = self.window * self.window
+            bias = self.rel_table[self.rel_index].view(ww, ww, -1).permute(2, 0, 1).unsqueeze(0).to(q.dtype)
+            if window_mask is not None:  # [nW, ww, ww] -> scores of [b*nW, H, ww, ww]
+                nw = window_mask.shape[0]
+                bias = (bias.unsqueeze(0) + window_mask[None, :, None].to(q.dtype)).expand(
+                    q.shape[0] // nw, nw, -1, ww, ww).reshape(q.shape[0], -1, ww, ww)
+        out = _attend(q, k, v, bias, self.causal)
+        b, _, s, _ = out.shape
+        out = F.linear(out.transpose(1, 2).reshape(b, s, self.h_local * self.d), self.wo)
+        out = reduce_from_tp(out, tp)
+        return out if self.bo is None else out + self.bo
+
+
+class MLP(nn.Module):
+    """GELU (h -> f -> h) or SwiGLU (gate, up, down) MLP with the FFN dimension split over tp."""
+
+    def __init__(self, spec: Dict[str, Any], tp: TPGroup, init: _Init, name: str) -> None:
+        super().__init__()
+        h, f = spec["hiddenSize"], spec["ffnSize"]
+        _need_divisible("ffnSize", f, tp.size, spec)
+        self.tp, self.swiglu = tp, spec["activation"] == "swiglu"
+        bias = bool(spec["bias"])
+        self.w_up = init.param(init.full(f"{name}.up.weight", (f, h), "normal"), 0)
+        self.b_up = init.param(init.full(f"{name}.up.bias", (f,), "zeros"), 0) if bias else None
+        if self.swiglu:
+            self.w_gate = init.param(init.full(f"{name}.gate.weight", (f, h), "normal"), 0)
+            self.b_gate = init.param(init.full(f"{name}.gate.bias", (f,), "zeros"), 0) if bias else None
+        self.w_down = init.param(init.full(f"{name}.down.weight", (h, f), "normal"), 1)
+        self.b_down = init.param(init.full(f"{name}.down.bias", (h,), "zeros")) if bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = copy_to_tp(x, self.tp)
+        up = F.linear(x, self.w_up, self.b_up)
+        a = F.silu(F.linear(x, self.w_gate, self.b_gate)) * up if self.swiglu else F.gelu(up)
+        out = reduce_from_tp(F.linear(a, self.w_down), self.tp)
+        return out if self.b_down is None else out + self.b_down
+
+
+# ---- layers -------------------------------------------------------------------------------------
+
+
+class Embedding(nn.Module):
+    """Token embedding, vocabulary split over tp (masked lookup + all-reduce), plus learned positions."""
+
+    def __init__(self, spec: Dict[str, Any], tp: TPGroup, init: _Init) -> None:
+        super().__init__()
+        V, h = spec["vocabSize"], spec["hiddenSize"]
+        self.split = tp.size > 1 and V % tp.size == 0
+        self.tp = tp if self.split else TPGroup.single()
+        self.v_start = (V // tp.size) * tp.rank if self.split else 0
+        self.v_local = V // tp.size if self.split else V
+        self.weight = init.param(init.full("tok.weight", (V, h), "normal"), 0, split=self.split)
+        if spec["positionEmbedding"] == "learned":
+            self.pos = init.param(init.full("pos.weight", (spec["seqLength"], h), "normal"))
+        else:
+            self.pos = None
+
+    def forward(self, x: torch.Tensor, encoder_out: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if self.split:
+            local = x - self.v_start
+            outside = (local < 0) | (local >= self.v_local)
+            e = F.embedding(local.masked_fill(outside, 0), self.weight)
+            e = e * (~outside).unsqueeze(-1).to(e.dtype)
+            e = reduce_from_tp(e, self.tp)
+        else:
+            e = F.embedding(x, self.weight)
+        if self.pos is not None:
+            e = e + self.pos[: x.shape[1]]
+        return e
+
+
+class PatchEmbedding(nn.Module):
+    """ViT/Swin patchify convolution (+ class token) + learned position embedding; replicated over tp."""
+
+    def __init__(self, spec: Dict[str, Any], tp: TPGroup, init: _Init) -> None:
+        super().__init__()
+        h, p, c, img = spec["hiddenSize"], spec["patchSize"], spec["channels"], spec["imageSize"]
+        patches = (img // p) ** 2
+        self.patch = p
+        self.cls = init.param(init.full("cls", (1, 1, h), "normal")) if spec["seqLength"] == patches + 1 else None
+        self.weight = init.param(init.full("proj.weight", (h, c, p, p), "normal"))
+        self.bias = init.param(init.full("proj.bias", (h,), "zeros"))
+        if spec["positionEmbedding"] == "learned":
+            self.pos = init.param(init.full("pos.weight", (1, spec["seqLength"], h), "normal"))
+        else:
+            self.pos = None
+
+    def forward(self, x: torch.Tensor, encoder_out: Optional[torch.Tensor] = None) -> torch.Tensor:
+        y = F.conv2d(x, self.weight, self.bias, stride=self.patch).flatten(2).transpose(1, 2)
+        if self.cls is not None:
+            y = torch.cat([self.cls.expand(y.shape[0], -1, -1), y], dim=1)
+        return y if self.pos is None else y + self.pos
+
+
+def _window_partition(x: torch.Tensor, w: int) -> torch.Tensor:
+    b, r, _, c = x.shape
+    return x.view(b, r // w, w, r // w, w, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, w * w, c)
+
+
+def _window_reverse(win: torch.Tensor, w: int, r: int) -> torch.Tensor:
+    c = win.shape[-1]
+    b = win.shape[0] // ((r // w) ** 2)
+    return win.view(b, r // w, r // w, w, w, c).permute(0, 1, 3, 2, 4, 5).reshape(b, r, r, c)
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: encoder, decoder (causal), cross-decoder (+ cross-attention), swin."""
+
+    def __init__(self, spec: Dict[str, Any], tp: TPGroup, init: _Init, position: Optional[str]) -> None:
+        super().__init__()
+        kind, h = spec["type"], spec["hiddenSize"]
+        self.kind = kind
+        self.merge_norm = None
+        if kind == "swin":
+            r, w = spec["resolution"], spec["windowSize"] or spec["resolution"]
+            w = min(w, r)
+            if r % w != 0:
+                raise ValueError(f"layer {spec.get('name')}: resolution {r} is not a multiple of window {w}")
+            self.r, self.w = r, w
+            self.shift = w // 2 if (spec["index"] % 2 == 1 and r > w) else 0
+            if spec["patchMerging"]:
+                cin = spec["inputHiddenSize"]
+                # Swin patch merging: 2x2 neighbours concatenated (4C) -> norm -> linear to hiddenSize.
+                self.merge_norm = Norm(spec["norm"], 4 * cin, init, "merge.norm")
+                self.merge_weight = init.param(init.full("merge.weight", (h, 4 * cin), "normal"))
+            if self.shift:
+                self.register_buffer("window_mask", self._shift_mask(r, w, self.shift), persistent=False)
+            else:
+                self.window_mask = None
+            self.attn = Attention(spec, tp, init, "attn", causal=False, window=w)
+        else:
+            self.attn = Attention(spec, tp, init, "attn", causal=kind in ("decoder", "cross-decoder"),
+                                  position=position)
+        self.norm1 = Norm(spec["norm"], h, init, "norm1")
+        if kind == "cross-decoder":
+            self.norm_x = Norm(spec["norm"], h, init, "norm_x")
+            self.xattn = Attention(spec, tp, init, "xattn", causal=False, cross=True)
+        self.norm2 = Norm(spec["norm"], h, init, "norm2")
+        self.mlp = MLP(spec, tp, init, "mlp")
+
+    @staticmethod
+    def _shift_mask(r: int, w: int, s: int) -> torch.Tensor:
+        """Swin's mask for shifted windows: tokens from different regions must not attend."""
+        img = torch.zeros(1, r, r, 1)
+        cnt = 0
+        for hs in (slice(0, -w), slice(-w, -s), slice(-s, None)):
+            for ws in (slice(0, -w), slice(-w, -s), slice(-s, None)):
+                img[:, hs, ws, :] = cnt
+                cnt += 1
+        win = _window_partition(img, w).squeeze(-1)
+        diff = win.unsqueeze(1) - win.unsqueeze(2)
+        return torch.zeros_like(diff).masked_fill(diff != 0, -100.0)
+
+    def _swin_attention(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, c = x.shape
+        r, w, s = self.r, self.w, self.shift
+        g = x.view(b, r, r, c)
+        if s:
+            g = torch.roll(g, shifts=(-s, -s), dims=(1, 2))
+        out = self.attn(_window_partition(g, w), window_mask=self.window_mask)
+        g = _window_reverse(out, w, r)
+        if s:
+            g = torch.roll(g, shifts=(s, s), dims=(1, 2))
+        return g.reshape(b, n, c)
+
+    def forward(self, x: torch.Tensor, encoder_out: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if self.merge_norm is not None:
+            b, n, c = x.shape
+            r2 = int(round(math.sqrt(n)))
+            g = x.view(b, r2, r2, c)
+            g = torch.cat([g[:, 0::2, 0::2], g[:, 1::2, 0::2], g[:, 0::2, 1::2], g[:, 1::2, 1::2]], dim=-1)
+            x = F.linear(self.merge_norm(g.reshape(b, -1, 4 * c)), self.merge_weight)
+        if self.kind == "swin":
+            x = x + self._swin_attention(self.norm1(x))
+        else:
+            x = x + self.attn(self.norm1(x))
+        if self.kind == "cross-decoder":
+            if encoder_out is None:
+                raise ValueError("cross-decoder layer needs encoder_out")
+            x = x + self.xattn(self.norm_x(x), kv_source=encoder_out)
+        return x + self.mlp(self.norm2(x))
+
+
+class Head(nn.Module):
+    """Final norm (+ MLM transform) + vocabulary projection (language model) or classifier.
+
+    The projection splits the vocabulary / classes over tp and all-gathers the logits."""
+
+    def __init__(self, spec: Dict[str, Any], tp: TPGroup, init: _Init, *, classifier: bool, pool: str,
+                 tie_source: int) -> None:
+        super().__init__()
+        V, h = spec["vocabSize"], spec["hiddenSize"]
+        self.classifier, self.pool = classifier, pool
+        self.split = tp.size > 1 and V % tp.size == 0
+        self.tp = tp if self.split else TPGroup.single()
+        self.norm = Norm(spec["norm"], h, init, "norm")
+        if spec["headTransform"]:
+            self.t_weight = init.param(init.full("transform.weight", (h, h), "normal"))
+            self.t_bias = init.param(init.full("transform.bias", (h,), "zeros"))
+            self.t_norm = Norm(spec["norm"], h, init, "transform.norm")
+        else:
+            self.t_weight = None
+        if spec["tiedEmbedding"] and not classifier:
+            # Same initial values as the embedding's token table (layer tie_source).
+            w = init.full("tok.weight", (V, h), "normal", index=tie_source)
+        else:
+            w = init.full("proj.weight", (V, h), "normal")
+        self.weight = init.param(w, 0, split=self.split)
+        self.bias = init.param(init.full("proj.bias", (V,), "zeros"), 0, split=self.split) if classifier else None
+
+    def forward(self, x: torch.Tensor, encoder_out: Optional[torch.Tensor] = None) -> torch.Tensor:
+        x = self.norm(x)
+        if self.classifier:
+            x = x[:, 0] if self.pool == "cls" else x.mean(dim=1)
+        if self.t_weight is not None:
+            x = self.t_norm(F.gelu(F.linear(x, self.t_weight, self.t_bias)))
+        logits = F.linear(copy_to_tp(x, self.tp), self.weight, self.bias)
+        return gather_last_dim(logits, self.tp)
+
+    @staticmethod
+    def loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1))
+
+
+def build_layer(layer_spec: Dict[str, Any], tp: TPGroup, dtype: torch.dtype, seed: int, *,
+                position: Optional[str] = None, family: Optional[str] = None, pool: Optional[str] = None,
+                tie_source: int = 0, device: Optional[torch.device] = None) -> nn.Module:
+    """Build one layer of a ModelSpec for tensor-parallel rank tp.rank of tp.size (see module doc)."""
+    kind = layer_spec["type"]
+    init = _Init(seed, int(layer_spec["index"]), tp, dtype)
+    if kind == "embedding":
+        m: nn.Module = Embedding(layer_spec, tp, init)
+    elif kind == "patch-embedding":
+        m = PatchEmbedding(layer_spec, tp, init)
+    elif kind in ("encoder", "decoder", "cross-decoder", "swin"):
+        m = Block(layer_spec, tp, init, position)
+    elif kind == "head":
+        m = Head(layer_spec, tp, init, classifier=family == "vision", pool=pool or "cls", tie_source=tie_source)
+    else:
+        raise ValueError(f"layer {layer_spec.get('name')}: unknown layer type {kind!r}")
+    return m.to(device) if device is not None else m

@@ -1,0 +1,45 @@
+// Imports flow one way: configs <- profiler <- planner <- runtime <- cli (STYLE.md principle 9).
+// Each layer may import only from the layers to its left.
+import { describe, it, expect } from 'vitest';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve, dirname } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const order = ['configs', 'profiler', 'planner', 'runtime', 'cli'] as const;
+type Layer = (typeof order)[number];
+
+function layerOf(file: string): Layer | undefined {
+  const rel = relative(root, file);
+  if (rel === 'cli.ts') return 'cli';
+  const top = rel.split('/')[0];
+  return (order as readonly string[]).includes(top!) ? (top as Layer) : undefined;
+}
+
+function tsFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (name === 'node_modules' || name.startsWith('.')) continue;
+    if (statSync(p).isDirectory()) out.push(...tsFiles(p));
+    else if (name.endsWith('.ts') && !name.endsWith('.test.ts')) out.push(p);
+  }
+  return out;
+}
+
+describe('import direction', () => {
+  it('no layer imports from a layer to its right', () => {
+    const bad: string[] = [];
+    for (const top of order) {
+      for (const file of tsFiles(join(root, top))) {
+        const from = layerOf(file)!;
+        const src = readFileSync(file, 'utf8');
+        for (const m of src.matchAll(/from\s+['"](\.[^'"]+)['"]/g)) {
+          const target = layerOf(resolve(dirname(file), m[1]!));
+          if (target && order.indexOf(target) > order.indexOf(from)) bad.push(`${relative(root, file)} imports ${m[1]} (${target})`);
+        }
+        if (from === 'planner' && /runtime\/control\/generated/.test(src)) bad.push(`${relative(root, file)} imports generated protos`);
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+});
