@@ -2,13 +2,23 @@
 // planner, profiler or runtime; user mistakes surface as one error line and a non-zero exit.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import type { CommandModule } from 'yargs';
 import { isUniapError } from './configs/errors.ts';
+import { modelsCommand } from './cli/models.ts';
+import { clustersCommand } from './cli/clusters.ts';
+import { describeCommand } from './cli/describe.ts';
+import { estimateCommand } from './cli/estimate.ts';
+import { profileCommand } from './cli/profile.ts';
+
+// The verbs, in the order `--help` lists them (data-flow order).
+const commands = [modelsCommand, clustersCommand, describeCommand, profileCommand, estimateCommand] as CommandModule[];
 
 export async function main(argv: string[]): Promise<void> {
   const cli = yargs(argv)
     .scriptName('uniap')
     .usage('uniap <command> [options]\n\nAutomatic parallelism for training transformers on GPU clusters (UniAP).')
     .option('json', { type: 'boolean', default: false, describe: 'Print machine-readable JSON' })
+    .command(commands)
     .demandCommand(1, 'Name a command; `uniap --help` lists them.')
     .strict()
     .recommendCommands()

@@ -2,10 +2,11 @@
 // JSON file, or a Hugging Face config.json (recognized by `model_type` / `architectures`), plus the
 // model fingerprint that plans record to tie themselves to one exact model.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, UniapError } from './errors.ts';
+import { UniapError } from './errors.ts';
+import { readJsonFile } from './json-file.ts';
 import { importHuggingFaceConfig, isHuggingFaceConfig } from './hf-import.ts';
 import { modelParameters } from './model-derive.ts';
 import type { ModelFamily, ModelSpec } from './model-spec.ts';
@@ -33,25 +34,6 @@ export function modelPresetNames(): string[] {
     .sort();
 }
 
-/** Parse JSON text; a syntax error names the file, line and column. */
-export function parseJsonFile(file: string): unknown {
-  const text = readFileSync(file, 'utf8');
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    const pos = /position (\d+)/.exec(msg);
-    let where = '$';
-    if (pos) {
-      const before = text.slice(0, Number(pos[1]));
-      const line = before.split('\n').length;
-      const col = before.length - before.lastIndexOf('\n');
-      where = `line ${line}, column ${col}`;
-    }
-    throw new ConfigError(file, where, `invalid JSON (${msg.split('\n')[0]})`, 'fix the JSON syntax');
-  }
-}
-
 /** A ModelSpec from a ModelConfig or Hugging Face config.json already parsed from `file`. */
 export function modelFromJson(json: unknown, file: string): ModelSpec {
   return resolveModel(isHuggingFaceConfig(json) ? importHuggingFaceConfig(json, file) : json, file);
@@ -66,9 +48,9 @@ export function loadModel(nameOrPath: string): ModelSpec {
   const presets = modelPresetNames();
   if (!looksLikePath(nameOrPath) && presets.includes(nameOrPath)) {
     const file = join(MODEL_PRESET_DIR, `${nameOrPath}.json`);
-    return { ...resolveModel(parseJsonFile(file), file), source: nameOrPath };
+    return { ...resolveModel(readJsonFile(file), file), source: nameOrPath };
   }
-  if (existsSync(nameOrPath) && statSync(nameOrPath).isFile()) return modelFromJson(parseJsonFile(nameOrPath), nameOrPath);
+  if (existsSync(nameOrPath) && statSync(nameOrPath).isFile()) return modelFromJson(readJsonFile(nameOrPath), nameOrPath);
   if (looksLikePath(nameOrPath)) {
     throw new UniapError('FILE_NOT_FOUND', `model file "${nameOrPath}" not found; give the path of a model JSON or a Hugging Face config.json, or a preset name (uniap models)`, { path: nameOrPath });
   }
@@ -78,7 +60,7 @@ export function loadModel(nameOrPath: string): ModelSpec {
 export function listModelPresets(): ModelPresetSummary[] {
   return modelPresetNames().map((name) => {
     const file = join(MODEL_PRESET_DIR, `${name}.json`);
-    const json = parseJsonFile(file);
+    const json = readJsonFile(file);
     const m = resolveModel(json, file);
     const description = (json as { description?: unknown }).description;
     return {

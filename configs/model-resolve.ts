@@ -290,26 +290,25 @@ export function resolveModel(config: unknown, source: string): ModelSpec {
         break;
       }
       case 'head': {
+        if (!prev) return fail(blk.path, 'a head needs a layer before it', 'put blocks before the head');
         const vocab = blk.num.vocabSize ?? d.vocabSize ?? missing('vocabSize', family === 'vision' ? '(the number of classes) on this block or at the top level' : 'on this block or at the top level');
         const tied = blk.bool.tiedEmbedding?.value ?? false;
         if (tied) checkTiedTarget(layers, h, vocab.value, at('tiedEmbedding'), fail);
         layer = {
           ...base,
           type: 'head',
-          seqLength: prev?.seqLength ?? seq,
+          seqLength: prev.seqLength,
           vocabSize: vocab.value,
-          resolution: prev?.resolution ?? 0,
+          resolution: prev.resolution,
           tiedEmbedding: tied,
           headTransform: blk.bool.headTransform?.value ?? false,
         };
-        if (!prev) return fail(blk.path, 'a head needs a layer before it', 'put blocks before the head');
         break;
       }
     }
     for (let k = 0; k < blk.count; k++) {
       const index = layers.length;
       const layerName = nameFor(blk.type, chain, family, typeCounters);
-      // Swin: only the first layer of a run can merge (the run's count is 1 then, checked in readBlock).
       layers.push({ index, name: layerName, ...layer });
     }
   }

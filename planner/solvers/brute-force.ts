@@ -4,7 +4,7 @@
 import type { CostTables, Placement } from '../cost-model/tables.ts';
 import { evaluatePlacement } from '../cost-model/evaluate.ts';
 import { UniapError } from '../../configs/errors.ts';
-import { checkTables } from './check-tables.ts';
+import { checkTables, layerWithoutStrategy } from './check-tables.ts';
 import { verifySolveResult } from './verify.ts';
 import type { SolveOptions, SolveResult, Solver } from './types.ts';
 
@@ -44,6 +44,7 @@ export const bruteForceSolver: Solver = {
   name: 'brute-force',
   async solve(t: CostTables, _opts: SolveOptions = {}): Promise<SolveResult> {
     checkTables(t);
+    if (layerWithoutStrategy(t) >= 0) return { status: 'infeasible', boundMs: Number.POSITIVE_INFINITY, gap: 0, method: 'brute-force' };
     const count = bruteForceCount(t);
     if (count > BRUTE_FORCE_LIMIT) {
       throw new UniapError(

@@ -1,6 +1,7 @@
-// Sanity checks every backend runs on its CostTables before solving: shapes match, allowed
+// Sanity checks every backend runs on its CostTables before solving: shapes match, and allowed
 // entries are finite and non-negative (the exact solver's bounds and the MILP's big-M values rely on
-// non-negative times), and every layer has at least one allowed strategy.
+// non-negative times). A layer without any allowed strategy is not an error but an infeasible
+// configuration (e.g. a micro-batch too small for every data-parallel degree).
 import type { CostTables } from '../cost-model/tables.ts';
 import { UniapError } from '../../configs/errors.ts';
 
@@ -19,7 +20,6 @@ export function checkTables(t: CostTables): void {
   if (!(t.memoryBudgetBytes >= 0)) bad(`memory budget ${t.memoryBudgetBytes}`);
   const finite = (x: number | undefined) => x !== undefined && Number.isFinite(x) && x >= 0;
   for (let u = 0; u < L; u++) {
-    if (!t.allowed[u]!.some(Boolean)) bad(`layer ${u} has no allowed strategy`);
     for (let k = 0; k < K; k++) {
       if (!t.allowed[u]![k]) continue;
       const c = t.cost[u]![k]!;
@@ -36,4 +36,9 @@ export function checkTables(t: CostTables): void {
     }
   }
   for (const m of t.inFlight) if (!(m >= 0)) bad(`in-flight micro-batch count ${m}`);
+}
+
+/** The first layer with no allowed strategy, or -1: such tables have no placement at all. */
+export function layerWithoutStrategy(t: CostTables): number {
+  return t.allowed.findIndex((row) => !row.some(Boolean));
 }

@@ -52,6 +52,8 @@ export interface MeasureOptions {
   progress?: ProgressSink;
   /** Ctrl-C: stops the measuring processes; finished measurements stay in the cache. */
   signal?: AbortSignal;
+  /** Called after each new measurement is cached (task id, measured so far in this run, tasks to measure). */
+  onMeasured?: (taskId: string, measured: number, toMeasure: number) => void;
   executorDir?: string;
 }
 
@@ -189,6 +191,7 @@ export async function measureProfile(o: MeasureOptions): Promise<MeasureResult> 
           finished.add(e.id);
           stats.measured++;
           progress.finish(e.id);
+          o.onMeasured?.(e.id, stats.measured, plan.todo.length);
         } else if (e.event === 'done' && e.perRank) {
           const ranks = e.perRank as { reservedBytes: number; capacityBytes: number }[];
           cache.putDevice({
@@ -199,7 +202,9 @@ export async function measureProfile(o: MeasureOptions): Promise<MeasureResult> 
       },
     });
     if (outcome.status === 'done') break;
-    if (outcome.status === 'aborted') {
+    // Ctrl-C in a terminal reaches the Python processes too; they may die before our handler runs.
+    if (outcome.status === 'failed' && o.signal && !o.signal.aborted) await new Promise((r) => setTimeout(r, 300));
+    if (outcome.status === 'aborted' || o.signal?.aborted) {
       stats.interrupted = true;
       stats.wallMs = Date.now() - t0;
       progress.end(`interrupted: ${stats.measured} new measurement(s) kept in ${cache.dir}; run the same command again to continue`);

@@ -9,7 +9,7 @@
 // S + (c-1) * Bmin >= incumbent, where Bmin is the least achievable bottleneck (max-mode pass).
 import type { CostTables, Placement } from '../../cost-model/tables.ts';
 import { evaluatePlacement } from '../../cost-model/evaluate.ts';
-import { checkTables } from '../check-tables.ts';
+import { checkTables, layerWithoutStrategy } from '../check-tables.ts';
 import { verifySolveResult } from '../verify.ts';
 import { relativeGap, type SolveOptions, type SolveResult, type Solver } from '../types.ts';
 import { layerClasses } from './classes.ts';
@@ -89,6 +89,7 @@ export async function solveExact(t: CostTables, opts: SolveOptions = {}): Promis
     );
   };
 
+  if (layerWithoutStrategy(t) >= 0) return { status: 'infeasible', boundMs: Number.POSITIVE_INFINITY, gap: 0, method: 'exact', stats };
   // Step E4: prune with the cheap bound; limit the horizon of useful stage times.
   const lb = cheapBounds(t);
   if (lb.tpiLbMs >= cutoff()) return done(lb.tpiLbMs);

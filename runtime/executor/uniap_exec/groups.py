@@ -62,10 +62,9 @@ class Groups:
                             my_dp_group = grp
                 if mine:
                     self._places[(dp, tp)] = Place(dp, tp, self.local // tp, self.local % tp, my_dp_group, my_tp_group)
-        src = spec.tie_source()
-        if src is not None:
-            a, b = spec.stage_of_layer(src), spec.stage_of_layer(len(spec.layers) - 1)
-            self.tie_ranks = sorted(set(a.ranks) | set(b.ranks))
+        tied = spec.tied_layers()
+        if tied:
+            self.tie_ranks = sorted({r for u in tied for r in spec.stage_of_layer(u).ranks})
             if len(self.tie_ranks) > 1:
                 grp = comm.new_group(self.tie_ranks)
                 if rank in self.tie_ranks:

@@ -42,8 +42,9 @@ Keyword options (all optional; the executor passes them, a profiler may leave th
   blocks of a spec say 'none' themselves). rope: rotary q/k; relative: T5-style bucketed bias.
 - family: the ModelSpec family; 'vision' makes the head a classifier.
 - pool: 'cls' | 'mean': how a classifier head reduces tokens (ViT: 'cls', Swin: 'mean'; default 'cls').
-- tie_source: layer index of the embedding a tiedEmbedding head copies its initial weight from
-  (default 0). The executor keeps the two copies equal by summing their gradients.
+- tie_source: layer index of the embedding that owns the token table a tiedEmbedding head or
+  embedding copies its initial weight from (default 0). The executor keeps the copies equal by
+  summing their gradients (tie.py); plain single-device PyTorch shares one parameter (plain.py).
 - device: where the parameters live (created on CPU first, so values do not depend on the device).
 """
 from __future__ import annotations
@@ -253,7 +254,7 @@ class Attention(nn.Module):
     """Multi-head attention with grouped-query KV heads, heads split over the tensor-parallel group."""
 
     def __init__(self, spec: Dict[str, Any], tp: TPGroup, init: _Init, name: str, *, causal: bool,
-                 cross: bool = False, position: Optional[str] = None, window: int = 0, shift: int = 0) -> None:
+                 cross: bool = False, position: Optional[str] = None, window: int = 0) -> None:
         super().__init__()
         h, H, KV, d = spec["hiddenSize"], spec["heads"], spec["kvHeads"] or spec["heads"], spec["headDim"]
         if not d:
@@ -266,7 +267,7 @@ class Attention(nn.Module):
         self.h_local, self.kv_local, self.d = H // tp.size, KV // tp.size, d
         self.rope = position == "rope" and not cross
         self.relative = position == "relative" and not cross
-        self.window, self.shift = window, shift
+        self.window = window
         bias = bool(spec["bias"])
         self.wq = init.param(init.full(f"{name}.q.weight", (H * d, h), "normal"), 0)
         self.wk = init.param(init.full(f"{name}.k.weight", (KV * d, h), "normal"), 0)
@@ -356,14 +357,15 @@ class MLP(nn.Module):
 class Embedding(nn.Module):
     """Token embedding, vocabulary split over tp (masked lookup + all-reduce), plus learned positions."""
 
-    def __init__(self, spec: Dict[str, Any], tp: TPGroup, init: _Init) -> None:
+    def __init__(self, spec: Dict[str, Any], tp: TPGroup, init: _Init, tie_source: int = 0) -> None:
         super().__init__()
         V, h = spec["vocabSize"], spec["hiddenSize"]
         self.split = tp.size > 1 and V % tp.size == 0
         self.tp = tp if self.split else TPGroup.single()
         self.v_start = (V // tp.size) * tp.rank if self.split else 0
         self.v_local = V // tp.size if self.split else V
-        self.weight = init.param(init.full("tok.weight", (V, h), "normal"), 0, split=self.split)
+        src = tie_source if spec["tiedEmbedding"] else None  # shares the table of embedding `tie_source`
+        self.weight = init.param(init.full("tok.weight", (V, h), "normal", index=src), 0, split=self.split)
         if spec["positionEmbedding"] == "learned":
             self.pos = init.param(init.full("pos.weight", (spec["seqLength"], h), "normal"))
         else:
@@ -431,7 +433,9 @@ class Block(nn.Module):
             if r % w != 0:
                 raise ValueError(f"layer {spec.get('name')}: resolution {r} is not a multiple of window {w}")
             self.r, self.w = r, w
-            self.shift = w // 2 if (spec["index"] % 2 == 1 and r > w) else 0
+            # W-MSA and SW-MSA alternate (Liu et al. 2021); index 0 is the patch embedding, so the
+            # first block of a run (odd index in Swin presets, whose runs have even length) is unshifted.
+            self.shift = w // 2 if (spec["index"] % 2 == 0 and r > w) else 0
             if spec["patchMerging"]:
                 cin = spec["inputHiddenSize"]
                 # Swin patch merging: 2x2 neighbours concatenated (4C) -> norm -> linear to hiddenSize.
@@ -543,7 +547,7 @@ def build_layer(layer_spec: Dict[str, Any], tp: TPGroup, dtype: torch.dtype, see
     kind = layer_spec["type"]
     init = _Init(seed, int(layer_spec["index"]), tp, dtype)
     if kind == "embedding":
-        m: nn.Module = Embedding(layer_spec, tp, init)
+        m: nn.Module = Embedding(layer_spec, tp, init, tie_source)
     elif kind == "patch-embedding":
         m = PatchEmbedding(layer_spec, tp, init)
     elif kind in ("encoder", "decoder", "cross-decoder", "swin"):

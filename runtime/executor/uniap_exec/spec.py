@@ -173,17 +173,31 @@ class RunSpec:
         return "mean" if any(l["type"] == "swin" for l in self.layers) else "cls"
 
     def tie_source(self) -> Optional[int]:
-        """Embedding layer the head's weight is tied to (the last embedding before the head), or None."""
-        head = self.layers[-1]
-        if not head["tiedEmbedding"] or self.family == "vision":
+        """The embedding that owns the token table the tied layers share (the first embedding without
+        tiedEmbedding), or None when no layer is tied."""
+        if not self.tied_layers():
             return None
-        embs = [l["index"] for l in self.layers if l["type"] == "embedding"]
-        if not embs:
-            raise SpecError("head has tiedEmbedding but the model has no embedding layer")
-        src = embs[-1]
-        if self.layers[src]["vocabSize"] != head["vocabSize"] or self.layers[src]["hiddenSize"] != head["hiddenSize"]:
-            raise SpecError("tied head and embedding differ in vocabSize or hiddenSize")
-        return src
+        owners = [l["index"] for l in self.layers if l["type"] == "embedding" and not l["tiedEmbedding"]]
+        if not owners:
+            raise SpecError("layers have tiedEmbedding but no embedding owns a token table")
+        return owners[0]
+
+    def tied_layers(self) -> List[int]:
+        """Every layer that shares the token table, its owner included (T5: encoder embedding, decoder
+        embedding, head; GPT-2: embedding, head). Empty when nothing is tied."""
+        tied = [l["index"] for l in self.layers if l["tiedEmbedding"] and (
+            l["type"] == "embedding" or (l["type"] == "head" and self.family != "vision"))]
+        if not tied:
+            return []
+        owners = [l["index"] for l in self.layers if l["type"] == "embedding" and not l["tiedEmbedding"]]
+        if not owners:
+            raise SpecError("layers have tiedEmbedding but no embedding owns a token table")
+        members = sorted({owners[0], *tied})
+        v, h = self.layers[owners[0]]["vocabSize"], self.layers[owners[0]]["hiddenSize"]
+        for u in members:
+            if self.layers[u]["vocabSize"] != v or self.layers[u]["hiddenSize"] != h:
+                raise SpecError(f"layer {u} is tied to embedding {owners[0]} but differs in vocabSize or hiddenSize")
+        return members
 
     def state_shapes(self, layer: int) -> List[Tuple[int, ...]]:
         """Per-sample shapes of the activations flowing out of `layer` to the next one:

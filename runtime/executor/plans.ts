@@ -1,0 +1,56 @@
+// Hand-written plans (the Plan contract, planner/plan.ts) for the executor's tests and benchmarks:
+// a compact description of stages and per-layer strategy runs becomes a full Plan JSON.
+import type { Plan, PlanStage, Schedule, StrategyRun } from '../../planner/plan.ts';
+import type { ModelSpec } from '../../configs/model-spec.ts';
+
+/** One run of layers with a strategy; fsdp and recompute default to false. */
+export interface RunSketch {
+  layers: [number, number];
+  dp: number;
+  tp: number;
+  fsdp?: boolean;
+  recompute?: boolean;
+}
+
+export interface StageSketch {
+  layers: [number, number];
+  devices: number;
+  runs: RunSketch[];
+}
+
+export function handPlan(
+  model: ModelSpec,
+  stages: StageSketch[],
+  o: { globalBatch: number; microBatches: number; schedule?: Schedule },
+): Plan {
+  let rank = 0;
+  const planStages: PlanStage[] = stages.map((s, index) => {
+    const strategies: StrategyRun[] = s.runs.map((r) => ({ layers: r.layers, dp: r.dp, tp: r.tp, fsdp: r.fsdp ?? false, recompute: r.recompute ?? false }));
+    const st: PlanStage = { index, layers: s.layers, ranks: [rank, s.devices], strategies };
+    rank += s.devices;
+    return st;
+  });
+  return {
+    schemaVersion: 1,
+    model: { name: model.name, fingerprint: 'hand-written', layers: model.layers.length },
+    cluster: { name: 'local-cpu', fingerprint: 'hand-written', devices: rank },
+    globalBatch: o.globalBatch,
+    microBatches: o.microBatches,
+    microBatchSize: o.globalBatch / o.microBatches,
+    schedule: o.schedule ?? 'gpipe',
+    pipelineDegree: stages.length,
+    stages: planStages,
+    createdBy: 'hand-written',
+  };
+}
+
+/** Every layer of the model on `devices` devices with one strategy (one stage). */
+export function uniformPlan(
+  model: ModelSpec,
+  devices: number,
+  s: Omit<RunSketch, 'layers'>,
+  o: { globalBatch: number; microBatches: number },
+): Plan {
+  const last = model.layers.length - 1;
+  return handPlan(model, [{ layers: [0, last], devices, runs: [{ ...s, layers: [0, last] }] }], o);
+}
