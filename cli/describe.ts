@@ -1,6 +1,6 @@
 // `uniap describe NAME | --model FILE | --cluster FILE`: one model or cluster in detail.
 import type { CommandModule } from 'yargs';
-import { loadModel, listModelPresets } from '../configs/model-presets.ts';
+import { loadModel, modelPresetNames } from '../configs/model-presets.ts';
 import { loadCluster, clusterPresetNames } from '../configs/cluster-presets.ts';
 import { describeModel } from '../configs/model-describe.ts';
 import { formatModelDescription } from './models.ts';
@@ -35,7 +35,7 @@ export const describeCommand: CommandModule<object, DescribeArgs> = {
     else if (argv.cluster) kind = 'cluster';
     else {
       const name = argv.name!;
-      const isModel = listModelPresets().some((p) => p.name === name);
+      const isModel = modelPresetNames().includes(name);
       const isCluster = clusterPresetNames().includes(name) || name.startsWith('local-cpu');
       if (!isModel && !isCluster) {
         throw new UniapError(

@@ -1,7 +1,7 @@
 // Built-in clusters and how `--cluster` is read: a preset name (configs/clusters/<name>.json),
 // `local-cpu` / `local-cpu:N` (N Gloo processes on this machine, numbers from the OS), or a path
 // to a ClusterConfig JSON file. Also the cluster's fingerprint for plans and the preset listing.
-import { createHash } from 'node:crypto';
+import { fingerprint } from './canonical-json.ts';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -123,18 +123,9 @@ function readJson(path: string, shownAs: string): unknown {
  */
 export function clusterFingerprint(c: ClusterSpec): string {
   const { name: _name, source: _source, ...hardware } = c;
-  return createHash('sha256').update(canonicalJson(hardware)).digest('hex').slice(0, 16);
+  return fingerprint(hardware);
 }
 
-function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
 
 export interface ClusterPresetSummary {
   name: string;

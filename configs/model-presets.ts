@@ -1,7 +1,7 @@
 // Loading models by name or path: the built-in presets (configs/models/<name>.json), a ModelConfig
 // JSON file, or a Hugging Face config.json (recognized by `model_type` / `architectures`), plus the
 // model fingerprint that plans record to tie themselves to one exact model.
-import { createHash } from 'node:crypto';
+import { fingerprint } from './canonical-json.ts';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,21 +75,8 @@ export function listModelPresets(): ModelPresetSummary[] {
   });
 }
 
-/** JSON with object keys sorted at every level, so equal data gives equal text. */
-export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    return `{${Object.keys(o)
-      .filter((k) => o[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
 
 /** sha256 of the canonical JSON of name + layers + edges, first 16 hex digits (source is not part of it). */
 export function modelFingerprint(m: ModelSpec): string {
-  return createHash('sha256').update(canonicalJson({ name: m.name, layers: m.layers, edges: m.edges })).digest('hex').slice(0, 16);
+  return fingerprint({ name: m.name, layers: m.layers, edges: m.edges });
 }

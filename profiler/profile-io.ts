@@ -1,6 +1,6 @@
 // Profile files: parse (validate every field once, unknown keys rejected, schema version checked),
 // load, save, and the fingerprint a plan records to say which profile it was made with.
-import { createHash } from 'node:crypto';
+import { fingerprint } from '../configs/canonical-json.ts';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError, UniapError } from '../configs/errors.ts';
@@ -168,18 +168,6 @@ export function saveProfile(p: Profile, path: string): void {
  */
 export function profileFingerprint(p: Profile): string {
   const { date: _date, ...provenance } = p.provenance;
-  return createHash('sha256')
-    .update(canonicalJson({ ...p, provenance }))
-    .digest('hex')
-    .slice(0, 16);
+  return fingerprint({ ...p, provenance });
 }
 
-function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v);
-}

@@ -238,6 +238,8 @@ export class Coordinator implements CoordinatorApi {
     const job = h.jobId ? this.jobs.get(h.jobId) : undefined;
     const wanted = job !== undefined && job.attempt === h.attempt && (job.state === 'starting' || job.state === 'running') && w.jobId === job.jobId;
     await this.saveWorker({ ...w, state: h.state, lastHeartbeatAtMs: this.now() });
+    // A worker that became idle may complete a waiting job's rendezvous.
+    if (h.state === 'idle' && w.state !== 'idle') this.scheduleRendezvous();
     if (h.state === 'exited' && w.jobId !== null) {
       const cur = this.workers.get(h.workerId);
       if (cur) await this.declareLost(cur, 'exited (its agent was shut down)');

@@ -1,0 +1,238 @@
+// Parity tests of the executor: real processes, Gloo on CPU. Every plan must reproduce the losses of
+// single-process training of the same model and seed (a 1-device plan) within 1e-4 relative for the
+// first 5 steps; the single-process run itself must match plain PyTorch (uniap_exec.ddp_baseline).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadModel } from '../../configs/model-presets.ts';
+import { resolveModel } from '../../configs/model-resolve.ts';
+import type { ModelSpec } from '../../configs/model-spec.ts';
+import type { Plan } from '../../planner/plan.ts';
+import { describeFailures, lossesOf, runLocal, type LocalRunOptions, type RankResult, type StepEvent } from './launch.ts';
+import { handPlan, uniformPlan } from './plans.ts';
+
+const STEPS = 5;
+const LR = 1e-2; // large enough that a wrong gradient shows within 5 steps
+const RTOL = 1e-4;
+const TIMEOUT = 180_000;
+
+let dir = '';
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'uniap-exec-'));
+});
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+function write(name: string, value: unknown): string {
+  const p = join(dir, name);
+  writeFileSync(p, JSON.stringify(value));
+  return p;
+}
+
+async function train(
+  model: ModelSpec,
+  plan: Plan,
+  name: string,
+  extra: Partial<LocalRunOptions> = {},
+): Promise<RankResult[]> {
+  const results = await runLocal({
+    planPath: write(`${name}.plan.json`, plan),
+    modelPath: write(`${model.name}.model.json`, model),
+    steps: STEPS,
+    seed: 1234,
+    lr: LR,
+    worldSize: plan.stages.reduce((n, s) => n + s.ranks[1], 0),
+    timeoutMs: TIMEOUT - 10_000,
+    env: { UNIAP_NUM_THREADS: '1' },
+    ...extra,
+  });
+  const failures = describeFailures(results);
+  expect(failures, failures).toBe('');
+  return results;
+}
+
+function expectClose(actual: number[], expected: number[], what: string): void {
+  expect(actual.length, `${what}: steps reported`).toBe(expected.length);
+  actual.forEach((a, i) => {
+    const rel = Math.abs(a - expected[i]!) / Math.abs(expected[i]!);
+    expect(rel, `${what}: step ${i + 1} loss ${a} vs ${expected[i]} (relative ${rel.toExponential(2)})`).toBeLessThanOrEqual(RTOL);
+  });
+}
+
+/** Every rank reported every step; the last stage's ranks agree on the loss; the others report null. */
+function checkReports(plan: Plan, results: RankResult[]): void {
+  const last = plan.stages[plan.stages.length - 1]!;
+  for (const r of results) {
+    const steps = r.events.filter((e): e is StepEvent => e.event === 'step');
+    expect(steps.map((s) => s.step)).toEqual([1, 2, 3, 4, 5]);
+    const onLast = r.rank >= last.ranks[0];
+    for (const s of steps) {
+      if (onLast) expect(typeof s.loss).toBe('number');
+      else expect(s.loss).toBeNull();
+      expect(s.samples).toBe(plan.globalBatch);
+      expect(s.timeMs).toBeGreaterThan(0);
+    }
+    expect(r.events[0]?.event).toBe('ready');
+    expect(r.events.at(-1)?.event).toBe('done');
+  }
+  const lastRanks = results.filter((r) => r.rank >= last.ranks[0]).map((r) => lossesOf([r]));
+  for (const l of lastRanks) expect(l).toEqual(lastRanks[0]);
+}
+
+describe('executor parity on tiny-gpt (Gloo, CPU)', () => {
+  const model = loadModel('tiny-gpt'); // embedding, 4 decoder blocks, tied head: layers 0..5
+  const batch = { globalBatch: 8, microBatches: 2 };
+  let reference: number[] = [];
+
+  beforeAll(async () => {
+    reference = lossesOf(await train(model, uniformPlan(model, 1, { dp: 1, tp: 1 }, batch), 'single'));
+  }, TIMEOUT);
+
+  it('single-process training learns and equals plain PyTorch', async () => {
+    expect(reference).toHaveLength(STEPS);
+    expect(reference[STEPS - 1]!).toBeLessThan(reference[0]!);
+    const plain = lossesOf(await train(model, uniformPlan(model, 1, { dp: 1, tp: 1 }, batch), 'plain', { module: 'uniap_exec.ddp_baseline' }));
+    expectClose(plain, reference, 'plain PyTorch');
+  }, TIMEOUT);
+
+  const cases: [string, () => Plan][] = [
+    ['pure data parallel (dp2)', () => uniformPlan(model, 2, { dp: 2, tp: 1 }, batch)],
+    ['pure tensor parallel (tp2)', () => uniformPlan(model, 2, { dp: 1, tp: 2 }, batch)],
+    ['fully sharded data parallel (dp2 fsdp)', () => uniformPlan(model, 2, { dp: 2, tp: 1, fsdp: true }, batch)],
+    ['pp=2 GPipe', () => handPlan(model, [
+      { layers: [0, 2], devices: 1, runs: [{ layers: [0, 2], dp: 1, tp: 1 }] },
+      { layers: [3, 5], devices: 1, runs: [{ layers: [3, 5], dp: 1, tp: 1 }] },
+    ], { globalBatch: 8, microBatches: 4, schedule: 'gpipe' })],
+    ['pp=2 1F1B', () => handPlan(model, [
+      { layers: [0, 2], devices: 1, runs: [{ layers: [0, 2], dp: 1, tp: 1 }] },
+      { layers: [3, 5], devices: 1, runs: [{ layers: [3, 5], dp: 1, tp: 1 }] },
+    ], { globalBatch: 8, microBatches: 4, schedule: '1f1b' })],
+    ['mixed strategies inside one stage', () => mixedPlan(model)],
+  ];
+  for (const [name, make] of cases) {
+    it(`${name} equals single-process training`, async () => {
+      const plan = make();
+      const results = await train(model, plan, name.replace(/[^a-z0-9]+/gi, '-'));
+      checkReports(plan, results);
+      expectClose(lossesOf(results), reference, name);
+    }, TIMEOUT);
+  }
+
+  it('pp=2 x (dp2 | tp2) 1F1B on 4 ranks: activations change layout across the stage boundary', async () => {
+    const plan = handPlan(model, [
+      { layers: [0, 2], devices: 2, runs: [{ layers: [0, 1], dp: 1, tp: 2 }, { layers: [2, 2], dp: 2, tp: 1, fsdp: true }] },
+      { layers: [3, 5], devices: 2, runs: [{ layers: [3, 4], dp: 1, tp: 2, recompute: true }, { layers: [5, 5], dp: 2, tp: 1 }] },
+    ], { globalBatch: 8, microBatches: 2, schedule: '1f1b' });
+    const results = await train(model, plan, 'hybrid4');
+    checkReports(plan, results);
+    expectClose(lossesOf(results), reference, 'hybrid 4 ranks');
+  }, TIMEOUT);
+
+  it('fsdp holds half the parameters per rank that dp holds', async () => {
+    const ready = async (plan: Plan, name: string) => {
+      const r = await runLocal({ planPath: write(`${name}.plan.json`, plan), modelPath: write('tiny-gpt.model.json', model), steps: 0, worldSize: 2 });
+      expect(describeFailures(r)).toBe('');
+      return r.map((x) => x.events.find((e) => e.event === 'ready')).map((e) => (e && e.event === 'ready' ? e.paramBytes ?? 0 : 0));
+    };
+    const dp = await ready(uniformPlan(model, 2, { dp: 2, tp: 1 }, batch), 'bytes-dp');
+    const fsdp = await ready(uniformPlan(model, 2, { dp: 2, tp: 1, fsdp: true }, batch), 'bytes-fsdp');
+    for (let r = 0; r < 2; r++) expect(Math.abs(fsdp[r]! * 2 - dp[r]!)).toBeLessThanOrEqual(6 * 4 * 2); // padding: < dp elements per layer
+  }, TIMEOUT);
+
+  it('checkpoint save and resume give the losses of an uninterrupted run', async () => {
+    const plan = mixedPlan(model);
+    const ckpt = join(dir, 'ckpt');
+    const first = await train(model, plan, 'ckpt-a', { steps: 3, checkpointDir: ckpt, checkpointEvery: 3 });
+    const saved = first.flatMap((r) => r.events.filter((e) => e.event === 'checkpoint'));
+    expect(saved.map((e) => e.step)).toEqual([3, 3]);
+    const second = await train(model, plan, 'ckpt-b', { steps: 5, checkpointDir: ckpt, resume: true });
+    for (const r of second) {
+      const ready = r.events[0];
+      expect(ready?.event === 'ready' && ready.resumedFromStep).toBe(3);
+    }
+    const losses = [...lossesOf(first), ...lossesOf(second)];
+    expectClose(losses, reference, 'checkpointed run');
+  }, TIMEOUT);
+});
+
+/** Six layers of tiny-gpt on 2 ranks, every strategy kind, resharding between most neighbours. */
+function mixedPlan(model: ModelSpec): Plan {
+  return handPlan(model, [{
+    layers: [0, 5], devices: 2, runs: [
+      { layers: [0, 0], dp: 1, tp: 2 },
+      { layers: [1, 1], dp: 2, tp: 1, recompute: true },
+      { layers: [2, 2], dp: 2, tp: 1, fsdp: true },
+      { layers: [3, 3], dp: 1, tp: 2, recompute: true },
+      { layers: [4, 4], dp: 2, tp: 1, fsdp: true, recompute: true },
+      { layers: [5, 5], dp: 1, tp: 2 },
+    ],
+  }], { globalBatch: 8, microBatches: 2 });
+}
+
+describe('executor parity on other model families', () => {
+  it('tiny-t5 (encoder-decoder, relative attention, tied tables) on pp=2 and on a mixed stage', async () => {
+    const model = loadModel('tiny-t5'); // 0 emb, 1-2 enc, 3 dec emb, 4-5 cross-dec, 6 head
+    const batch = { globalBatch: 4, microBatches: 2 };
+    const reference = lossesOf(await train(model, uniformPlan(model, 1, { dp: 1, tp: 1 }, batch), 't5-single'));
+    const pp = handPlan(model, [
+      { layers: [0, 3], devices: 1, runs: [{ layers: [0, 3], dp: 1, tp: 1 }] },
+      { layers: [4, 6], devices: 1, runs: [{ layers: [4, 6], dp: 1, tp: 1 }] },
+    ], { ...batch, schedule: '1f1b' });
+    expectClose(lossesOf(await train(model, pp, 't5-pp')), reference, 'tiny-t5 pp=2');
+    const mixed = handPlan(model, [{
+      layers: [0, 6], devices: 2, runs: [
+        { layers: [0, 1], dp: 2, tp: 1 },
+        { layers: [2, 2], dp: 1, tp: 2 },
+        { layers: [3, 3], dp: 2, tp: 1, fsdp: true },
+        { layers: [4, 4], dp: 1, tp: 2, recompute: true },
+        { layers: [5, 6], dp: 2, tp: 1, fsdp: true },
+      ],
+    }], batch);
+    expectClose(lossesOf(await train(model, mixed, 't5-mixed')), reference, 'tiny-t5 mixed');
+  }, TIMEOUT);
+
+  it('a tiny Swin (windowed attention, patch merging, classifier) under tp and fsdp', async () => {
+    const model = resolveModel({
+      name: 'tiny-swin', family: 'vision', dtype: 'fp32', activation: 'gelu', vocabSize: 10, norm: 'layernorm', bias: true,
+      blocks: [
+        { type: 'patch-embedding', hiddenSize: 32, patchSize: 2, imageSize: 16, channels: 3, positionEmbedding: 'none' },
+        { type: 'swin', count: 2, hiddenSize: 32, ffnSize: 64, heads: 2, windowSize: 4 },
+        { type: 'swin', patchMerging: true, hiddenSize: 64, ffnSize: 128, heads: 4, windowSize: 4 },
+        { type: 'swin', count: 1, hiddenSize: 64, ffnSize: 128, heads: 4, windowSize: 4 },
+        { type: 'head' },
+      ],
+    }, 'executor.test.ts');
+    const batch = { globalBatch: 8, microBatches: 2 };
+    const reference = lossesOf(await train(model, uniformPlan(model, 1, { dp: 1, tp: 1 }, batch), 'swin-single'));
+    const mixed = handPlan(model, [{
+      layers: [0, 5], devices: 2, runs: [
+        { layers: [0, 1], dp: 2, tp: 1 },
+        { layers: [2, 3], dp: 1, tp: 2 },
+        { layers: [4, 5], dp: 2, tp: 1, fsdp: true, recompute: true },
+      ],
+    }], batch);
+    expectClose(lossesOf(await train(model, mixed, 'swin-mixed')), reference, 'tiny swin mixed');
+  }, TIMEOUT);
+});
+
+describe('layers and contract', () => {
+  it('every layer type split over tp=2 computes what the unsplit layer computes', async () => {
+    const results = await runLocal({ planPath: '', modelPath: '', steps: 0, worldSize: 2, module: 'uniap_exec.check_layers', timeoutMs: 120_000 });
+    expect(describeFailures(results), results.map((r) => r.events.map((e) => JSON.stringify(e)).join(' ')).join('\n')).toBe('');
+    expect(results.map((r) => r.events.at(-1)?.event)).toEqual(['done', 'done']);
+  }, TIMEOUT);
+
+  it('a plan that does not fit the model fails with one error event naming the fix and a non-zero exit', async () => {
+    const model = loadModel('tiny-gpt');
+    const plan = uniformPlan(model, 1, { dp: 1, tp: 1 }, { globalBatch: 8, microBatches: 2 });
+    plan.stages[0]!.strategies[0]!.layers = [0, 3]; // layers 4 and 5 have no strategy
+    const results = await runLocal({ planPath: write('bad.plan.json', plan), modelPath: write('tiny-gpt.model.json', model), steps: 2, worldSize: 1 });
+    expect(results[0]!.exitCode).not.toBe(0);
+    expect(results[0]!.events).toHaveLength(1);
+    const e = results[0]!.events[0]!;
+    expect(e.event).toBe('error');
+    expect(e.event === 'error' && e.message).toMatch(/cover layers \[0, 5\] exactly.*missing \[4, 5\]/);
+  }, TIMEOUT);
+});
