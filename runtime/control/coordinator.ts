@@ -682,6 +682,7 @@ export class Coordinator implements CoordinatorApi {
         await this.declareLost(w, `stopped answering heartbeats for ${silentMs} ms (timeout ${this.heartbeatTimeoutMs} ms)`);
       }
     }
+    if ([...this.jobs.values()].some((j) => j.state === 'waiting')) this.scheduleRendezvous();
     for (const job of [...this.jobs.values()]) {
       const limit = job.options.rendezvousTimeoutMs;
       if (job.state !== 'waiting' || limit === null || now - job.stateSinceMs <= limit) continue;

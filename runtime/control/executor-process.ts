@@ -13,7 +13,15 @@ import { cpus } from 'node:os';
 import { delimiter } from 'node:path';
 import { createInterface } from 'node:readline';
 import { UniapError } from '../../configs/errors.ts';
+import { EXECUTOR_PYTHONPATH, executorArgs as contractArgs, executorEnv as contractEnv } from '../executor/launch.ts';
 import type { DeviceInfo, ExecutorEventBody, StepMetrics, TrainingOptions } from './types.ts';
+
+/** The product executor's package root (runtime/executor); UNIAP_EXECUTOR_ROOT points elsewhere. */
+export const PRODUCT_EXECUTOR_ROOT = EXECUTOR_PYTHONPATH;
+export const EXECUTOR_ROOT_ENV = 'UNIAP_EXECUTOR_ROOT';
+export function resolveExecutorRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return env[EXECUTOR_ROOT_ENV] || PRODUCT_EXECUTOR_ROOT;
+}
 
 export const DEFAULT_PYTHON = '/usr/bin/python3';
 export const PYTHON_ENV = 'UNIAP_PYTHON';
@@ -41,37 +49,38 @@ export interface ExecutorSpec {
   backend: 'gloo' | 'nccl';
   /** GPU ranks: the worker's assigned device indices (LOCAL_RANK indexes into them); null on CPU. */
   cudaVisibleDevices: string | null;
-  /** CPU ranks on this worker (for OMP_NUM_THREADS). */
+  /** Ranks on this worker (LOCAL_WORLD_SIZE; CPU threads are split over them). */
   localWorldSize: number;
   cwd: string;
 }
 
-/** The executor's command-line arguments after `<python>` (the contract's flags). */
+/** The executor's command-line arguments after `<python>`: `-m uniap_exec.main` and the contract's flags. */
 export function executorArgs(s: ExecutorSpec): string[] {
   const o = s.options;
-  const args = ['-m', 'uniap_exec.main', '--plan', s.planPath, '--model', s.modelPath, '--steps', String(o.steps), '--seed', String(o.seed), '--lr', String(o.lr), '--data', o.data];
-  if (o.checkpointDir !== null) {
-    args.push('--checkpoint-dir', o.checkpointDir);
-    if (o.checkpointEvery > 0) args.push('--checkpoint-every', String(o.checkpointEvery));
-  }
-  if (s.resume) args.push('--resume');
-  if (!o.overlap) args.push('--no-overlap');
-  return args;
+  return [
+    '-m',
+    'uniap_exec.main',
+    ...contractArgs({
+      planPath: s.planPath,
+      modelPath: s.modelPath,
+      steps: o.steps,
+      seed: o.seed,
+      lr: o.lr,
+      data: o.data,
+      ...(o.checkpointDir !== null ? { checkpointDir: o.checkpointDir, checkpointEvery: o.checkpointEvery } : {}),
+      resume: s.resume,
+      noOverlap: !o.overlap,
+    }),
+  ];
 }
 
+/** The rank's environment (runtime/executor/launch.ts spells the contract), with `executorRoot` first on PYTHONPATH. */
 export function executorEnv(s: ExecutorSpec, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    ...base,
-    PYTHONPATH: [s.executorRoot, base.PYTHONPATH].filter(Boolean).join(delimiter),
-    // Events must reach the agent line by line, not when Python's buffer fills.
-    PYTHONUNBUFFERED: '1',
-    RANK: String(s.rank),
-    WORLD_SIZE: String(s.worldSize),
-    LOCAL_RANK: String(s.localRank),
-    MASTER_ADDR: s.masterAddr,
-    MASTER_PORT: String(s.masterPort),
-    UNIAP_BACKEND: s.backend,
-  };
+  const env = contractEnv(
+    { rank: s.rank, worldSize: s.worldSize, localRank: s.localRank, localWorldSize: s.localWorldSize, masterAddr: s.masterAddr, masterPort: s.masterPort, backend: s.backend },
+    base,
+  );
+  if (s.executorRoot !== EXECUTOR_PYTHONPATH) env.PYTHONPATH = [s.executorRoot, env.PYTHONPATH].filter(Boolean).join(delimiter);
   if (s.cudaVisibleDevices !== null) env.CUDA_VISIBLE_DEVICES = s.cudaVisibleDevices;
   // Several CPU ranks on one host would each start one thread per core (as torchrun, split the cores).
   if (s.backend === 'gloo' && !base.OMP_NUM_THREADS) env.OMP_NUM_THREADS = String(Math.max(1, Math.floor(cpus().length / Math.max(1, s.localWorldSize))));

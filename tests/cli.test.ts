@@ -1,0 +1,93 @@
+// The CLI as a user meets it: real `uniap` processes, text and --json output, and bad input giving
+// one error line with the fix and a non-zero exit, never a stack trace.
+import { describe, it, expect } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const fixture = (name: string) => join(root, 'tests/fixtures', name);
+
+function uniap(...args: string[]) {
+  const r = spawnSync(process.execPath, [join(root, 'bin/uniap.js'), ...args], { encoding: 'utf8', cwd: root, timeout: 60_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function expectOneLineError(r: { code: number | null; out: string; err: string }, pattern: RegExp) {
+  expect(r.code).not.toBe(0);
+  const lines = r.err.trim().split('\n');
+  expect(lines[0]).toMatch(/^uniap: error: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(r.err).not.toMatch(/\n\s+at /); // no stack trace
+}
+
+describe('uniap CLI', () => {
+  it('--help lists the verbs', () => {
+    const r = uniap('--help');
+    expect(r.code).toBe(0);
+    for (const verb of ['models', 'clusters', 'describe', 'estimate', 'plan', 'profile']) expect(r.out).toContain(`uniap ${verb}`);
+  });
+
+  it('models --json lists presets with derived parameter counts', () => {
+    const r = uniap('models', '--json');
+    expect(r.code).toBe(0);
+    const list = JSON.parse(r.out) as { name: string; parameters: number }[];
+    const llama = list.find((m) => m.name === 'llama-2-7b');
+    expect(llama?.parameters).toBeGreaterThan(6.7e9);
+  });
+
+  it('describe works for a model preset, a cluster preset and a Hugging Face config.json', () => {
+    expect(uniap('describe', 'llama-2-70b').out).toMatch(/68\.98B/);
+    expect(uniap('describe', 'h100-4x8').out).toMatch(/32 devices/);
+    const hf = uniap('describe', '--model', join(root, 'configs/fixtures/hf/llama-2-7b.json'), '--json');
+    expect(hf.code).toBe(0);
+    expect(JSON.parse(hf.out).derived.parameters).toBe(6738415616);
+  });
+
+  it('estimate evaluates a hand-written plan: breakdown, memory per stage, verdict', () => {
+    const r = uniap('estimate', '--model', 'tiny-gpt', '--cluster', 'local-cpu:4', '--plan', fixture('tiny-gpt-2stage.plan.json'));
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/Time per iteration: .*compute .*exposed communication .*pipeline bubble/);
+    expect(r.out).toMatch(/fits/);
+    const j = JSON.parse(uniap('estimate', '--model', 'tiny-gpt', '--cluster', 'local-cpu:4', '--plan', fixture('tiny-gpt-2stage.plan.json'), '--json').out);
+    expect(j.memory).toHaveLength(2);
+    expect(j.breakdown.computeMs + j.breakdown.exposedCommMs + j.breakdown.bubbleMs).toBeCloseTo(j.timePerIterationMs, 6);
+  });
+
+  it('estimate gives an OOM verdict and exit 3 when a stage does not fit', () => {
+    const r = uniap('estimate', '--model', 'tiny-gpt', '--cluster', 'local-cpu:4', '--plan', fixture('tiny-gpt-2stage.plan.json'), '--memory-gb', '0.001');
+    expect(r.code).toBe(3);
+    expect(r.out).toMatch(/OOM/);
+    expect(r.out).toMatch(/Does not fit: memory of stage 0/);
+  });
+
+  describe('bad input: one line naming the problem and the fix', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'uniap-cli-'));
+    const write = (name: string, v: unknown) => {
+      const p = join(dir, name);
+      writeFileSync(p, typeof v === 'string' ? v : JSON.stringify(v));
+      return p;
+    };
+    it('missing file', () => expectOneLineError(uniap('describe', '--model', join(dir, 'nope.json')), /not found/));
+    it('unknown preset', () => expectOneLineError(uniap('describe', 'gpt-5'), /neither a model nor a cluster preset/));
+    it('broken JSON', () => expectOneLineError(uniap('describe', '--model', write('broken.json', '{"name": ')), /JSON/));
+    it('unknown key in a model', () => {
+      const p = write('m.json', { name: 'm', family: 'decoder-only', hiddenSize: 64, heads: 4, seqLength: 8, vocabSize: 10, blocks: [{ type: 'decoder' }], colour: 'red' });
+      expectOneLineError(uniap('describe', '--model', p), /at \$\.colour: unknown key "colour"; remove it/);
+    });
+    it('negative size in a cluster', () => {
+      const p = write('c.json', { name: 'c', nodes: [{ deviceType: 'H100-SXM', devices: -8, intraNodeLink: { kind: 'nvswitch', bandwidthGBps: 450 } }] });
+      expectOneLineError(uniap('describe', '--cluster', p), /at \$\.nodes\[0\]\.devices/);
+    });
+    it('a plan whose degrees do not multiply to the stage size', () => {
+      const plan = JSON.parse(readFileSync(fixture('tiny-gpt-2stage.plan.json'), 'utf8'));
+      plan.stages[1].strategies[0].dp = 4;
+      const p = write('plan.json', plan);
+      expectOneLineError(uniap('estimate', '--model', 'tiny-gpt', '--cluster', 'local-cpu:4', '--plan', p), /dp 4 x tp 1 = 4 but the stage has 2 devices; choose dp and tp with dp \* tp = 2/);
+    });
+    it('a plan for another cluster size', () => {
+      expectOneLineError(uniap('estimate', '--model', 'tiny-gpt', '--cluster', 'local-cpu:8', '--plan', fixture('tiny-gpt-2stage.plan.json')), /uses 4 devices .* has 8/);
+    });
+  });
+});
