@@ -10,6 +10,7 @@ import {
   layerForwardFlopsPerSample,
   layerParameters,
   layerShapeKey,
+  layerOutputBytes,
   tpDivides,
 } from '../configs/model-derive.ts';
 import type { DType, LayerSpec, LayerType, ModelSpec } from '../configs/model-spec.ts';
@@ -134,7 +135,7 @@ describe('deriveSpecProfile: layers', () => {
     expect(e.backwardMs).toBeCloseTo(2 * e.forwardMs, 12);
     expect(e.parameterBytes).toBe(params);
     expect(e.activationBytes).toBe(act);
-    expect(e.workingSetBytes).toBe(act + params);
+    expect(e.workingSetBytes).toBe(params + 2 * layerOutputBytes(l, 4));
     expect(e.tpCommunication).toBe('excluded');
   });
 

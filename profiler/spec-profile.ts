@@ -10,6 +10,7 @@ import {
   dtypeBytes,
   layerActivationBytes,
   layerForwardFlopsPerSample,
+  layerOutputBytes,
   layerParameters,
   layerShapeKey,
   tpDivides,
@@ -162,10 +163,11 @@ export function deriveSpecProfile(
           backwardMs: 2 * forwardMs,
           tpCommunication: 'excluded',
           activationBytes,
-          // Working set during this layer's backward: its full activations (materialized again when
-          // the layer is recomputed) plus a gradient buffer the size of its weights (unsharded
-          // gradients before FSDP's reduce-scatter / DDP's bucketed all-reduce).
-          workingSetBytes: activationBytes + parameterBytes,
+          // Working set during this layer's backward, beyond its kept activations (the contract in
+          // profile.ts; the cost model adds the activations again for a recomputed layer): a gradient
+          // buffer the size of its weights (unsharded gradients before FSDP's reduce-scatter / DDP's
+          // bucketed all-reduce) and the gradients flowing in and out (two output-sized tensors).
+          workingSetBytes: parameterBytes + 2 * layerOutputBytes(l, b),
           parameterBytes,
           spread: 0,
         });
