@@ -120,6 +120,8 @@ export class MeasurementCache {
   private readonly records = new Map<string, CacheRecord>();
   /** Records appended by this process (the rest came from disk). */
   written = 0;
+  /** The file ends inside a torn line: the next append starts a new line first. */
+  private torn = false;
 
   constructor(
     readonly root: string,
@@ -131,7 +133,9 @@ export class MeasurementCache {
   }
 
   private load(): void {
-    for (const line of readFileSync(this.file, 'utf8').split('\n')) {
+    const text = readFileSync(this.file, 'utf8');
+    this.torn = text.length > 0 && !text.endsWith('\n');
+    for (const line of text.split('\n')) {
       if (line.trim() === '') continue;
       try {
         const r = JSON.parse(line) as CacheRecord;
@@ -182,7 +186,8 @@ export class MeasurementCache {
       writeFileSync(path.join(this.dir, 'environment.json'), JSON.stringify(this.env, null, 2) + '\n');
     }
     // One line per record in a single write: an interrupt tears at most this line.
-    appendFileSync(this.file, JSON.stringify(rec) + '\n');
+    appendFileSync(this.file, (this.torn ? '\n' : '') + JSON.stringify(rec) + '\n');
+    this.torn = false;
     this.records.set(`${kind}:${key}`, rec);
     this.written++;
   }

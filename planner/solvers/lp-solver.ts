@@ -1,9 +1,11 @@
 // The `lp-solver` backend: javascript-lp-solver 1.0 on the boundary-form MILP (milp-model.ts) as its
 // JSON model. REFERENCE.md sec. 1 measured it returning fractional points marked feasible, with
-// objectives below the true optimum, and ignoring its timeout: every answer is checked for
-// integrality and re-evaluated (verify.ts); a wrong one is a SOLVER_FAILED error. It reports no
-// bound, so its status is never better than 'feasible' unless its objective meets a given bound.
-import solver from 'javascript-lp-solver';
+// objectives below the true optimum, and ignoring its timeout (we saw it run for minutes on a
+// 7-layer, 4-stage, 4-strategy instance): it runs in a worker thread that is terminated at the time
+// limit, and every answer is checked for integrality and re-evaluated (verify.ts); a wrong one is a
+// SOLVER_FAILED error. It reports no bound, so its status is at best 'feasible'.
+import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
 import type { Model as JslpModel } from 'javascript-lp-solver';
 import type { CostTables } from '../cost-model/tables.ts';
 import { UniapError } from '../../configs/errors.ts';
@@ -15,6 +17,35 @@ import { INTEGRALITY_TOL } from './highs.ts';
 import type { SolveOptions, SolveResult, Solver } from './types.ts';
 
 const OBJ = '__tpi';
+/** Default hard limit: the library's own timeout is not honoured. */
+export const LP_SOLVER_DEFAULT_LIMIT_MS = 60_000;
+
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const solver = require(workerData.path);
+parentPort.postMessage((solver.default ?? solver).Solve(workerData.model));
+`;
+
+/** Solve in a worker; null when the hard limit passed first. */
+function solveInWorker(model: JslpModel, limitMs: number): Promise<Record<string, unknown> | null> {
+  const path = createRequire(import.meta.url).resolve('javascript-lp-solver');
+  return new Promise((resolve, reject) => {
+    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, model } });
+    const timer = setTimeout(() => {
+      void w.terminate();
+      resolve(null);
+    }, limitMs);
+    w.once('message', (m: Record<string, unknown>) => {
+      clearTimeout(timer);
+      void w.terminate();
+      resolve(m);
+    });
+    w.once('error', (e) => {
+      clearTimeout(timer);
+      reject(new UniapError('SOLVER_FAILED', `javascript-lp-solver crashed (${String(e)}); use --solver highs or exact`));
+    });
+  });
+}
 
 export function toJslp(m: LpModel, timeoutMs?: number): JslpModel {
   const variables: Record<string, Record<string, number>> = {};
@@ -50,7 +81,9 @@ export async function solveLpSolver(t: CostTables, opts: SolveOptions = {}): Pro
   const method = 'lp-solver-miqp';
   if (layerWithoutStrategy(t) >= 0) return { status: 'infeasible', boundMs: Infinity, gap: 0, method };
   const milp = buildMilp(t);
-  const res = solver.Solve(toJslp(milp.lp, opts.timeLimitMs)) as Record<string, unknown>;
+  const limitMs = opts.timeLimitMs ?? LP_SOLVER_DEFAULT_LIMIT_MS;
+  const res = await solveInWorker(toJslp(milp.lp, limitMs), limitMs);
+  if (res === null) return { status: 'time-limit', boundMs: -Infinity, gap: Infinity, method };
   if (!res.feasible) {
     // An unverifiable claim: it may be right, but nothing proves it.
     return { status: 'infeasible', boundMs: Infinity, gap: 0, method };

@@ -175,6 +175,8 @@ export function importGalvatron(dir: string, o: GalvatronImportOptions = {}): Ga
         notes.push(`layertype_${i}: Galvatron's parameter_size ${memEntry.parameterMiB.toFixed(1)} MiB (fp32) = ${fmtM(theirs)} parameters, our ${l.type} shape has ${fmtM(ours)}; parameterBytes uses ours`);
       }
       for (const tp of memEntry.activationMiBPerSample.keys()) if (tp > 0 && tpDivides(l, tp)) tpsAll.add(tp);
+    } else if (mem) {
+      notes.push(`layertype_${i}: no processed activation memory (layertype_${i}) in the memory file: activation bytes from Korthikanti et al. 2022 (configs/model-derive.ts)`);
     }
     return { layer: l, table, mem: memEntry };
   });

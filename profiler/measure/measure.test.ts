@@ -2,7 +2,7 @@
 // executor's layers; the profile validates, times and memory move the expected way, the cache makes
 // a rerun measure nothing, Ctrl-C (an abort) leaves a cache the next run continues from, and a
 // missing Python or torch is one TOOL_MISSING error. Assertions compare sizes far apart (8x
-// micro-batch, 1024x message size) so they hold on a loaded machine.
+// micro-batch, 16384x message size) so they hold on a loaded machine.
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,7 +26,10 @@ const options = {
   microBatches: [1, 8],
   tpDegrees: [1, 2],
   quick: true,
-  maxMessageBytes: 1 * MiB,
+  reps: 5,
+  // Up to 16 MiB, so the all-reduce check compares sizes 16384x apart (Gloo latency on a loaded
+  // 2-core machine swings by milliseconds).
+  maxMessageBytes: 16 * MiB,
   cacheDir: path.join(tmp, 'cache'),
 };
 
@@ -93,7 +96,7 @@ describe('uniap profile on 2 CPU processes (Gloo)', () => {
     }
     const cache = new MeasurementCache(options.cacheDir, readEnv(first.stats.cacheDir));
     const small = cache.getLink({ collective: 'all-reduce', groupSize: 2, nodes: 1, bytes: 1 * KiB })!;
-    const large = cache.getLink({ collective: 'all-reduce', groupSize: 2, nodes: 1, bytes: 1 * MiB })!;
+    const large = cache.getLink({ collective: 'all-reduce', groupSize: 2, nodes: 1, bytes: 16 * MiB })!;
     expect(large.timeMs).toBeGreaterThan(small.timeMs);
     expect(cache.getLink({ collective: 'reduce-scatter', groupSize: 2, nodes: 1, bytes: 1 * MiB })!.emulated).toBe(true);
     expect(profile.provenance.notes?.some((n) => n.includes('reduce-scatter emulated'))).toBe(true);

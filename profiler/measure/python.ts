@@ -3,7 +3,8 @@
 // says what to install and how to choose another interpreter.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UniapError } from '../../configs/errors.ts';
@@ -147,4 +148,58 @@ export function measurementCodeHash(executorDir = EXECUTOR_DIR): string {
     }
   }
   return h.digest('hex').slice(0, 16);
+}
+
+/**
+ * probePython, remembered: importing torch costs seconds, so the probe's answer is kept under the
+ * cache root, keyed by what would change it — the interpreter (path, mtime), torch's installed
+ * package (its __init__.py path, mtime, size), the host, CUDA_VISIBLE_DEVICES and the GPUs the
+ * driver lists. Finding torch's package without importing it takes one interpreter start (~50 ms).
+ */
+export function probePythonCached(interpreter: string, cacheRoot: string): PythonInfo {
+  const key = probeKey(interpreter);
+  if (!key) return probePython(interpreter);
+  const file = path.join(cacheRoot, 'probe', `${key}.json`);
+  try {
+    const info = JSON.parse(readFileSync(file, 'utf8')) as PythonInfo;
+    if (info.interpreter === interpreter && typeof info.torch === 'string' && info.torch) return info;
+  } catch {
+    // not cached yet (or unreadable): probe
+  }
+  const info = probePython(interpreter);
+  try {
+    mkdirSync(path.dirname(file), { recursive: true });
+    const tmpFile = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmpFile, JSON.stringify(info));
+    renameSync(tmpFile, file);
+  } catch {
+    // a read-only cache only costs the probe next time
+  }
+  return info;
+}
+
+function probeKey(interpreter: string): string | undefined {
+  const res = spawnSync(interpreter, ['-c', "import importlib.util as u; s = u.find_spec('torch'); print(s.origin if s else '')"], {
+    env: pythonEnv(),
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  const origin = res.status === 0 ? (res.stdout ?? '').trim() : '';
+  if (!origin) return undefined; // no torch: the full probe says so precisely
+  const st = (p: string) => {
+    try {
+      const s = statSync(p);
+      return `${s.mtimeMs}:${s.size}`;
+    } catch {
+      return 'missing';
+    }
+  };
+  let gpus = '';
+  try {
+    gpus = readdirSync('/proc/driver/nvidia/gpus').sort().join(',');
+  } catch {
+    gpus = 'none';
+  }
+  const parts = [interpreter, st(interpreter), origin, st(origin), os.hostname(), process.env.CUDA_VISIBLE_DEVICES ?? '*', gpus];
+  return createHash('sha256').update(parts.join('|')).digest('hex').slice(0, 16);
 }

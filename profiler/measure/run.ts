@@ -12,7 +12,7 @@ import { groupShapes, interNodeBusEfficiency, intraNodeBusEfficiency, linkEntry 
 import { runWorkers, type WorkerEvent, type WorkerJob } from './driver.ts';
 import { extendSeries, fitLink, flagSeries, summarizeLayer, summarizeLink, summarizeOverlap } from './fit.ts';
 import { ProgressTracker, type ProgressSink, fmtDuration } from './progress.ts';
-import { choosePython, EXECUTOR_DIR, executorLayersFile, measurementCodeHash, probePython, type PythonInfo } from './python.ts';
+import { choosePython, EXECUTOR_DIR, executorLayersFile, measurementCodeHash, probePythonCached, type PythonInfo } from './python.ts';
 import {
   FULL_MAX_MESSAGE_BYTES,
   fmtSize,
@@ -122,7 +122,8 @@ function place(cluster: ClusterSpec, info: PythonInfo): Placement {
 export async function measureProfile(o: MeasureOptions): Promise<MeasureResult> {
   const t0 = Date.now();
   const python = choosePython(o.python);
-  const info = probePython(python);
+  const cacheRoot = o.cacheDir ?? defaultCacheRoot();
+  const info = probePythonCached(python, cacheRoot);
   const placement = place(o.cluster, info);
   const executorDir = o.executorDir ?? EXECUTOR_DIR;
   const dtype = resolveDtype(o.model, placement.kind, o.dtype);
@@ -141,7 +142,7 @@ export async function measureProfile(o: MeasureOptions): Promise<MeasureResult> 
     threadsPerProcess: placement.kind === 'cpu' ? placement.threads : 0,
     code: measurementCodeHash(executorDir),
   };
-  const cache = new MeasurementCache(o.cacheDir ?? defaultCacheRoot(), env);
+  const cache = new MeasurementCache(cacheRoot, env);
   const plan = planMeasurements(
     o.model,
     o.cluster,
@@ -389,6 +390,7 @@ function assemble(
         `communication ${ov.commAloneMs.toFixed(1)} ms -> slowdown ${ov.slowdown.toFixed(3)} per overlapped ms`,
     );
   } else if (placement.processes < 2) notes.push('overlap slowdown not measured (one device): 0');
+  else if (o.skipLinks) notes.push('links and the overlap slowdown not measured (layers only): overlapSlowdown 0');
 
   const dev = cache.getDevice();
   const capacityBytes = placement.kind === 'gpu' && dev && dev.capacityBytes > 0 ? dev.capacityBytes : node.deviceType.memoryBytes;

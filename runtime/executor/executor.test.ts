@@ -13,7 +13,7 @@ import { describeFailures, lossesOf, runLocal, type LocalRunOptions, type RankRe
 import { handPlan, uniformPlan } from './plans.ts';
 
 const STEPS = 5;
-const LR = 1e-2; // large enough that a wrong gradient shows within 5 steps
+const LR = 3e-3; // large enough that a wrong gradient shows within 5 steps, small enough to learn
 const RTOL = 1e-4;
 const TIMEOUT = 180_000;
 
@@ -85,9 +85,12 @@ describe('executor parity on tiny-gpt (Gloo, CPU)', () => {
   const model = loadModel('tiny-gpt'); // embedding, 4 decoder blocks, tied head: layers 0..5
   const batch = { globalBatch: 8, microBatches: 2 };
   let reference: number[] = [];
+  let modelBytes = 0; // parameter bytes of the whole model (the single rank holds all of it)
 
   beforeAll(async () => {
-    reference = lossesOf(await train(model, uniformPlan(model, 1, { dp: 1, tp: 1 }, batch), 'single'));
+    const single = await train(model, uniformPlan(model, 1, { dp: 1, tp: 1 }, batch), 'single');
+    reference = lossesOf(single);
+    modelBytes = paramBytes(single)[0]!;
   }, TIMEOUT);
 
   it('single-process training learns and equals plain PyTorch', async () => {
@@ -117,6 +120,10 @@ describe('executor parity on tiny-gpt (Gloo, CPU)', () => {
       const results = await train(model, plan, name.replace(/[^a-z0-9]+/gi, '-'));
       checkReports(plan, results);
       expectClose(lossesOf(results), reference, name);
+      if (name.includes('fsdp')) {
+        // Each rank holds half of every layer's flat parameters (+ < dp padding elements per layer).
+        for (const b of paramBytes(results)) expect(Math.abs(2 * b - modelBytes)).toBeLessThanOrEqual(model.layers.length * 2 * 4);
+      }
     }, TIMEOUT);
   }
 
@@ -130,15 +137,11 @@ describe('executor parity on tiny-gpt (Gloo, CPU)', () => {
     expectClose(lossesOf(results), reference, 'hybrid 4 ranks');
   }, TIMEOUT);
 
-  it('fsdp holds half the parameters per rank that dp holds', async () => {
-    const ready = async (plan: Plan, name: string) => {
-      const r = await runLocal({ planPath: write(`${name}.plan.json`, plan), modelPath: write('tiny-gpt.model.json', model), steps: 0, worldSize: 2 });
-      expect(describeFailures(r)).toBe('');
-      return r.map((x) => x.events.find((e) => e.event === 'ready')).map((e) => (e && e.event === 'ready' ? e.paramBytes ?? 0 : 0));
-    };
-    const dp = await ready(uniformPlan(model, 2, { dp: 2, tp: 1 }, batch), 'bytes-dp');
-    const fsdp = await ready(uniformPlan(model, 2, { dp: 2, tp: 1, fsdp: true }, batch), 'bytes-fsdp');
-    for (let r = 0; r < 2; r++) expect(Math.abs(fsdp[r]! * 2 - dp[r]!)).toBeLessThanOrEqual(6 * 4 * 2); // padding: < dp elements per layer
+  it('the bf16 mixed-precision path (forced on CPU) runs the mixed plan close to fp32', async () => {
+    const results = await train(model, mixedPlan(model), 'bf16', { env: { UNIAP_NUM_THREADS: '1', UNIAP_COMPUTE_DTYPE: 'bf16' } });
+    const losses = lossesOf(results);
+    losses.forEach((l, i) => expect(Math.abs(l - reference[i]!) / reference[i]!).toBeLessThan(2e-2));
+    expect(losses.some((l, i) => l !== reference[i])).toBe(true); // it really computed in bf16
   }, TIMEOUT);
 
   it('checkpoint save and resume give the losses of an uninterrupted run', async () => {
@@ -156,6 +159,13 @@ describe('executor parity on tiny-gpt (Gloo, CPU)', () => {
     expectClose(losses, reference, 'checkpointed run');
   }, TIMEOUT);
 });
+
+function paramBytes(results: RankResult[]): number[] {
+  return results.map((r) => {
+    const e = r.events.find((x) => x.event === 'ready');
+    return e && e.event === 'ready' ? e.paramBytes ?? 0 : 0;
+  });
+}
 
 /** Six layers of tiny-gpt on 2 ranks, every strategy kind, resharding between most neighbours. */
 function mixedPlan(model: ModelSpec): Plan {

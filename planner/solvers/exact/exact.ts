@@ -67,7 +67,7 @@ export async function solveExact(t: CostTables, opts: SolveOptions = {}): Promis
   let bestMs = Number.POSITIVE_INFINITY;
   const offer = (p: Placement) => {
     const ev = evaluatePlacement(t, p);
-    if (ev.feasible && ev.timePerIterationMs < bestMs) {
+    if (ev.feasible && ev.timePerIterationMs < bestMs && ev.timePerIterationMs < (opts.upperBoundMs ?? Infinity)) {
       bestMs = ev.timePerIterationMs;
       best = p;
     }

@@ -60,13 +60,34 @@ def backend() -> str:
     return dist.get_backend() if dist.is_initialized() else "none"
 
 
+def _gloo_needs_fp32(t: torch.Tensor) -> bool:
+    """Gloo in torch 1.13 rejects bf16 collectives ("Invalid scalar type"): those go through fp32."""
+    return t.dtype == torch.bfloat16 and backend() == "gloo"
+
+
 def all_reduce(t: torch.Tensor, group, async_op: bool = False):
     """Sum `t` in place over `group`. Synchronous calls are timed as exposed communication."""
     if async_op:
+        if _gloo_needs_fp32(t):
+            raise TypeError("async bf16 all-reduce on Gloo: reduce gradients in fp32")
         return dist.all_reduce(t, group=group, async_op=True)
     with blocking():
-        dist.all_reduce(t, group=group)
+        if _gloo_needs_fp32(t):
+            tmp = t.float()
+            dist.all_reduce(tmp, group=group)
+            t.copy_(tmp)
+        else:
+            dist.all_reduce(t, group=group)
     return None
+
+
+def all_gather_list(t: torch.Tensor, group, size: int) -> List[torch.Tensor]:
+    """Every rank's `t` (same shape everywhere), synchronously, in rank order."""
+    src = t.contiguous().float() if _gloo_needs_fp32(t) else t.contiguous()
+    parts = [torch.empty_like(src) for _ in range(size)]
+    with blocking():
+        dist.all_gather(parts, src, group=group)
+    return [p.to(t.dtype) for p in parts] if src.dtype != t.dtype else parts
 
 
 def all_gather_flat(t: torch.Tensor, group, size: int, async_op: bool = False) -> Tuple[torch.Tensor, object]:
@@ -84,13 +105,15 @@ def all_gather_flat(t: torch.Tensor, group, size: int, async_op: bool = False) -
         with blocking():
             fn(out, t, group=group)
         return out, None
-    parts = [torch.empty_like(t) for _ in range(size)]
+    dtype = t.dtype
+    src = t.float() if _gloo_needs_fp32(t) else t
+    parts = [torch.empty_like(src) for _ in range(size)]
     if async_op:
-        work = dist.all_gather(parts, t, group=group, async_op=True)
-        return parts, work  # type: ignore[return-value]
+        work = dist.all_gather(parts, src, group=group, async_op=True)
+        return (parts, dtype), work  # type: ignore[return-value]
     with blocking():
-        dist.all_gather(parts, t, group=group)
-    return torch.cat(parts, dim=0), None
+        dist.all_gather(parts, src, group=group)
+    return torch.cat(parts, dim=0).to(dtype), None
 
 
 def finish_gather(out, work) -> torch.Tensor:
@@ -98,8 +121,9 @@ def finish_gather(out, work) -> torch.Tensor:
     if work is not None:
         with blocking():
             work.wait()
-    if isinstance(out, list):
-        return torch.cat(out, dim=0)
+    if isinstance(out, tuple):
+        parts, dtype = out
+        return torch.cat(parts, dim=0).to(dtype)
     return out
 
 

@@ -114,11 +114,7 @@ class _GatherLastDim(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, tp):  # type: ignore[override]
         ctx.tp = tp
-        x = x.contiguous()
-        parts = [torch.empty_like(x) for _ in range(tp.size)]
-        with comm.blocking():
-            torch.distributed.all_gather(parts, x, group=tp.group)
-        return torch.cat(parts, dim=-1)
+        return torch.cat(comm.all_gather_list(x, tp.group, tp.size), dim=-1)
 
     @staticmethod
     def backward(ctx, g):  # type: ignore[override]

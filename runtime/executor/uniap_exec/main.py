@@ -104,6 +104,11 @@ def run(args: argparse.Namespace, rank: int) -> None:
     compute_dtype = torch.float32
     if device.type == "cuda" and model_dtype in ("bf16", "fp16"):
         compute_dtype = torch.bfloat16  # bf16 compute, fp32 master weights, gradients and optimizer states
+    forced = os.environ.get("UNIAP_COMPUTE_DTYPE")  # fp32 | bf16: override (e.g. the bf16 path on CPU)
+    if forced:
+        if forced not in ("fp32", "bf16"):
+            raise ValueError(f"UNIAP_COMPUTE_DTYPE={forced!r}: use fp32 or bf16")
+        compute_dtype = torch.bfloat16 if forced == "bf16" else torch.float32
     timeout = datetime.timedelta(seconds=float(os.environ.get("UNIAP_COMM_TIMEOUT_S", "600")))
     dist.init_process_group(backend, init_method="env://", rank=rank, world_size=world, timeout=timeout)
     groups = Groups(spec, rank)

@@ -154,6 +154,7 @@ class LayerRunner:
         else:
             self.flat = nn.Parameter(flat)
             self._acc_count = 0
+            self._compute_copy: Optional[torch.Tensor] = None
             if place.dp > 1:
                 # The AccumulateGrad node of the flat tensor: its hook runs after each accumulation.
                 self._acc = self.flat.expand_as(self.flat).grad_fn.next_functions[0][0]  # type: ignore[union-attr]
@@ -183,6 +184,7 @@ class LayerRunner:
         else:
             self.flat.grad = None
             self._acc_count = 0
+            self._compute_copy = None
 
     def before_optimizer(self) -> None:
         if self.fsdp:
@@ -270,8 +272,14 @@ class LayerRunner:
     def forward(self, mb: int, x: Any, enc: Optional[torch.Tensor] = None) -> torch.Tensor:
         if self.fsdp:
             p: torch.Tensor = self.shard
+        elif self.compute_dtype == self.flat.dtype:
+            p = self.flat
         else:
-            p = self.flat if self.compute_dtype == self.flat.dtype else self.flat.to(self.compute_dtype)
+            # One low-precision copy per step, shared by the micro-batches (its cast node saves nothing,
+            # so every micro-batch's backward can pass through it into the fp32 gradient).
+            if self._compute_copy is None:
+                self._compute_copy = self.flat.to(self.compute_dtype)
+            p = self._compute_copy
         if self.fsdp and self.overlap and self.next_fsdp is not None:
             self.next_fsdp.prefetch(mb)  # one layer ahead
         if self.strategy.recompute:

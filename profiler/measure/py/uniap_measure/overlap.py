@@ -13,10 +13,12 @@ from .stats import median, now_ms, sync
 
 
 def run_overlap(task, ctrl, device):
-    n = task.get('matrix', 512)
+    gpu = device.type == 'cuda'
+    # GPUs: large enough that kernel launches do not dominate (4096^2 matmuls, 64 MiB messages).
+    n = task.get('gpuMatrix', 4096) if gpu else task.get('matrix', 512)
     reps = task.get('reps', 5)
     target_ms = task.get('targetMs', 100.0)
-    comm_bytes = task.get('commBytes', 4 << 20)
+    comm_bytes = task.get('gpuCommBytes', 64 << 20) if gpu else task.get('commBytes', 4 << 20)
     a = torch.randn(n, n, device=device)
     b = torch.randn(n, n, device=device)
     buf = torch.ones(max(1, comm_bytes // 4), dtype=torch.float32, device=device)
@@ -26,7 +28,10 @@ def run_overlap(task, ctrl, device):
         for _ in range(k):
             c = torch.mm(c, b)
             c = c * (1.0 / n)  # keep values finite
-        sync(device)
+        # Wait for the compute stream only: NCCL runs on its own stream, which a device-wide
+        # synchronize would wait for too (and count as compute).
+        if device.type == 'cuda':
+            torch.cuda.current_stream(device).synchronize()
         return c
 
     # Calibrate both sides to about target_ms; every rank uses rank 0's counts.

@@ -1,0 +1,30 @@
+// An imported Galvatron profile plans without --cluster: the cluster comes from the profile, every
+// layer and link the cost model asks for is in it, and the exact solver finds a placement.
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { buildCostTables } from '../planner/cost-model/build.ts';
+import { prepareCostModel } from '../planner/cost-model/input.ts';
+import { exactSolver } from '../planner/solvers/exact/exact.ts';
+import { importGalvatron } from '../profiler/galvatron/import.ts';
+import { clusterFromProfile } from '../profiler/profile-cluster.ts';
+import { parseProfile } from '../profiler/profile-io.ts';
+
+const F = fileURLToPath(new URL('../profiler/galvatron/fixtures/', import.meta.url));
+
+describe('planning on an imported Galvatron profile', () => {
+  it('Llama 7B on 2 x 8 A100: cost tables for several (stages, micro-batches) and a solved placement', async () => {
+    const r = importGalvatron(F, { tag: 'llama/' });
+    const profile = parseProfile(JSON.parse(JSON.stringify(r.profile)), 'p.json');
+    const cluster = clusterFromProfile(profile);
+    expect(cluster.nodes.length * cluster.nodes[0]!.devices).toBe(16);
+    const input = prepareCostModel(r.model, cluster, { globalBatch: 64, profile });
+    for (const [stages, microBatches] of [[1, 1], [2, 8], [4, 16]] as const) {
+      const tables = buildCostTables(input, { stages, microBatches, schedule: '1f1b' });
+      expect(tables.layers).toBe(r.model.layers.length);
+      expect(tables.allowed.every((row) => row.some(Boolean))).toBe(true);
+    }
+    const result = await exactSolver.solve(buildCostTables(input, { stages: 2, microBatches: 8, schedule: '1f1b' }));
+    expect(result.status).toBe('optimal');
+    expect(result.objectiveMs).toBeGreaterThan(0);
+  });
+});
