@@ -16,8 +16,9 @@
 //     models TP communication separately: tpCommunication 'excluded'); backwardMs = 2 * forwardMs
 //     (Galvatron does not measure backward; it assumes 2x).
 //   memory: activation MiB per sample per tp (tp_activation_per_bsz_dict) -> activationBytes =
-//     MiB * 2^20 * b; workingSetBytes = activationBytes (the files do not separate a layer's transient
-//     backward memory; a layer's backward allocates gradients of the size of what it saved).
+//     MiB * 2^20 * b. The files do not separate a layer's transient backward memory: workingSetBytes
+//     uses the spec profile's convention, a weight-gradient buffer (parameterBytes) plus the gradients
+//     flowing in and out (2 x the layer's output, B*s*b*h; an embedding 1x).
 //     parameter_size (MiB of fp32 parameters) is only cross-checked against our parameter count;
 //     parameterBytes comes from the ModelSpec in the training dtype, split tp ways.
 //   "other" (embedding + head) forward time goes to the head; embeddings get 0 ms (a lookup).
@@ -217,7 +218,7 @@ export function importGalvatron(dir: string, o: GalvatronImportOptions = {}): Ga
           backwardMs: 2 * forwardMs,
           tpCommunication: 'excluded',
           activationBytes: Math.round(actBytes),
-          workingSetBytes: Math.round(actBytes),
+          workingSetBytes: Math.round(parameterBytes + transientGradientBytes(l, b)),
           parameterBytes: Math.round(parameterBytes),
         });
       }
@@ -227,7 +228,7 @@ export function importGalvatron(dir: string, o: GalvatronImportOptions = {}): Ga
     `computation: ${rel(ds.computation.file)} (forward ms per sample per layer; backward = 2 x forward as Galvatron assumes; time / tp, TP communication excluded); ` +
       `'other' (embedding + head) forward time assigned to the head, embeddings 0 ms`,
   );
-  if (mem && ds.memory) notes.push(`memory: ${rel(ds.memory.file)} (activation MiB per sample per tp -> bytes x micro-batch; working set = activation bytes; parameters from the model spec)`);
+  if (mem && ds.memory) notes.push(`memory: ${rel(ds.memory.file)} (activation MiB per sample per tp -> bytes x micro-batch; parameters from the model spec); working set = weight-gradient buffer + 2 hidden-state gradients (not in the files; the spec profile's convention)`);
 
   // ---- links ----
   const links = importLinks(scan, hw, notes, rel);
@@ -574,6 +575,12 @@ function importLinks(scan: GalvatronScan, hw: HardwareFiles, notes: string[], re
     notes.push(`p2p across nodes: lowest pp_size_* of ${rel(hw.p2p.file)}`);
   }
   return links;
+}
+
+/** Gradients flowing into and out of a layer's backward: 2 hidden-state tensors (an embedding: its output's only). */
+function transientGradientBytes(l: LayerSpec, b: number): number {
+  const hidden = dtypeBytes(l.dtype) * l.seqLength * b * l.hiddenSize;
+  return l.type === 'embedding' || l.type === 'patch-embedding' ? hidden : 2 * hidden;
 }
 
 function fmtM(n: number): string {

@@ -270,6 +270,9 @@ function assemble(
       `tensor-parallel collectives are inside forwardMs/backwardMs (tpCommunication: included); ` +
       `times are the median of the slowest rank; ${placement.processes} process(es) ran at once`,
   );
+  if (plan.skippedTp.length > 0) {
+    notes.push(`tp ${plan.skippedTp.join(', ')} not measured: a TP group must divide the ${placement.processes} device(s) measured on this machine`);
+  }
   const byteScale = dtypeBytes(o.model.dtype) / dtypeBytes(dtype);
   if (dtype !== o.model.dtype) {
     notes.push(
@@ -434,6 +437,6 @@ function assemble(
 }
 
 function describeMemoryMethod(m: string): string {
-  if (m === 'cuda-allocator') return 'CUDA allocator statistics (activation = allocated growth across forward; working set = peak during backward less new parameter gradients)';
-  return 'activation = distinct saved tensors (torch.autograd.graph.saved_tensors_hooks, parameters excluded); working set = peak of torch.profiler allocation events during backward less new parameter gradients';
+  if (m === 'cuda-allocator') return 'CUDA allocator statistics (activation = allocated growth across forward; working set = peak allocated during backward above its start, gradient buffers included)';
+  return 'activation = distinct saved tensors (torch.autograd.graph.saved_tensors_hooks, parameters excluded); working set = peak of torch.profiler allocation events during backward, gradient buffers included';
 }

@@ -97,6 +97,8 @@ export interface MeasurePlan {
   /** shapeKey -> representative layer. */
   shapes: Map<string, LayerSpec>;
   tpDegrees: number[];
+  /** Requested TP degrees that do not divide the processes measured here (not measurable). */
+  skippedTp: number[];
   dtype: DType;
   messageSizes: number[];
   /** Group sizes measured inside this node (all concurrent groups of that size). */
@@ -147,7 +149,9 @@ export function variantOf(layer: LayerSpec, b: LayerBuildOptions): string {
 export function planMeasurements(model: ModelSpec, _cluster: ClusterSpec, o: MeasurePlanOptions, cache?: MeasurementCache): MeasurePlan {
   const dtype = o.dtype ?? model.dtype;
   const shapes = distinctShapes(model);
-  const tpDegrees = [...new Set(o.tpDegrees ?? divisors(o.processes))].filter((t) => t >= 1 && o.processes % t === 0).sort((a, b) => a - b);
+  const requested = [...new Set(o.tpDegrees ?? divisors(o.processes))].sort((a, b) => a - b);
+  const tpDegrees = requested.filter((t) => t >= 1 && o.processes % t === 0);
+  const skippedTp = requested.filter((t) => !tpDegrees.includes(t));
   const microBatches = [...new Set(o.microBatches)].sort((a, b) => a - b);
   const all: MeasureTask[] = [];
   for (const [shapeKey, layer] of shapes) {
@@ -197,7 +201,7 @@ export function planMeasurements(model: ModelSpec, _cluster: ClusterSpec, o: Mea
     }
   }
   const todo = cache ? all.filter((t) => !isCached(t, cache)) : all;
-  return { all, todo, shapes, tpDegrees, dtype, messageSizes: sizes, groupSizes };
+  return { all, todo, shapes, tpDegrees, skippedTp, dtype, messageSizes: sizes, groupSizes };
 }
 
 export function layerKeyOf(t: LayerTask): LayerKey {

@@ -9,7 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { cpus, hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UniapError } from '../../configs/errors.ts';
 import { loadModel, modelFingerprint } from '../../configs/model-presets.ts';
@@ -271,11 +271,15 @@ async function runHere(o: LaunchOptions, inputs: Inputs, training: TrainingOptio
     let shuttingDown = false;
     let jobOver = false;
     const common = ['--python', python, ...tlsArgs(o.tls)];
+    // Every local CPU rank shares this machine's cores, whichever worker runs it: split them over all
+    // ranks (per worker would oversubscribe, and spinning intra-op threads slow a step 30x).
+    const threadEnv: NodeJS.ProcessEnv =
+      deviceKind === 'cpu' && !process.env.OMP_NUM_THREADS ? { OMP_NUM_THREADS: String(Math.max(1, Math.floor(cpus().length / world))) } : {};
     const spawnLocal = (i: number, devices: number, offset: number, suffix = ''): void => {
       const id = `local-${i}${suffix}`;
       const deviceArgs = deviceKind === 'gpu' ? ['--device-ids', Array.from({ length: devices }, (_, d) => offset + d).join(','), '--device-kind', 'gpu'] : ['--devices', String(devices), '--device-kind', 'cpu'];
       const p = uniapProcess('worker', ['--coordinator', coordinatorAddress, '--id', id, '--node-rank', String(i), '--host', '127.0.0.1', '--listen-host', '127.0.0.1', ...deviceArgs, ...common]);
-      const child = spawn(p.command, p.args, { env: { ...process.env, [TOKEN_ENV]: token }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(p.command, p.args, { env: { ...process.env, ...threadEnv, [TOKEN_ENV]: token }, stdio: ['ignore', 'pipe', 'pipe'] });
       track(id, child, () => {
         // A local worker that died mid-job is replaced when the job may restart.
         if (!shuttingDown && !jobOver && training.maxRestarts > 0) {

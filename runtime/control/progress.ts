@@ -138,6 +138,8 @@ export class ProgressPrinter {
     const meanMs = timed.reduce((s, x) => s + x.timePerIterationMs, 0) / timed.length;
     const p = this.ctx.predictedTimePerIterationMs;
     const vs = p !== null && p > 0 ? ` (predicted ${formatMs(p)}, measured/predicted ${(meanMs / p).toFixed(2)}x)` : '';
-    return `${this.steps.length} iterations, final loss ${last.loss === null ? '-' : last.loss.toFixed(4)}, mean iteration ${formatMs(meanMs)}${vs}, ${compact(last.tokensPerSecond)} tok/s`;
+    const unique = new Set(this.steps.map((x) => x.step)).size;
+    const repeated = this.steps.length - unique;
+    return `${unique} iterations${repeated > 0 ? ` (+${repeated} repeated after restarts)` : ''}, final loss ${last.loss === null ? '-' : last.loss.toFixed(4)}, mean iteration ${formatMs(meanMs)}${vs}, ${compact(last.tokensPerSecond)} tok/s`;
   }
 }

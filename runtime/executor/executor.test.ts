@@ -138,10 +138,26 @@ describe('executor parity on tiny-gpt (Gloo, CPU)', () => {
   }, TIMEOUT);
 
   it('the bf16 mixed-precision path (forced on CPU) runs the mixed plan close to fp32', async () => {
-    const results = await train(model, mixedPlan(model), 'bf16', { env: { UNIAP_NUM_THREADS: '1', UNIAP_COMPUTE_DTYPE: 'bf16' } });
+    const results = await train(model, mixedPlan(model), 'bf16', { steps: 2, env: { UNIAP_NUM_THREADS: '1', UNIAP_COMPUTE_DTYPE: 'bf16' } });
     const losses = lossesOf(results);
     losses.forEach((l, i) => expect(Math.abs(l - reference[i]!) / reference[i]!).toBeLessThan(2e-2));
     expect(losses.some((l, i) => l !== reference[i])).toBe(true); // it really computed in bf16
+  }, TIMEOUT);
+
+  it('the tokenized-file dataset (uint16) gives the same losses under fsdp as single-process', async () => {
+    // A deterministic token stream (an LCG over the vocabulary) in the uint16 format of nanoGPT.
+    const tokens = new Uint16Array(20_000);
+    let x = 12345;
+    for (let i = 0; i < tokens.length; i++) {
+      x = (x * 1103515245 + 12345) % 2147483648;
+      tokens[i] = i % 3 === 0 ? x % model.layers[0]!.vocabSize : (tokens[i - 1]! * 7 + 3) % model.layers[0]!.vocabSize;
+    }
+    const data = join(dir, 'tokens.bin');
+    writeFileSync(data, Buffer.from(tokens.buffer));
+    const single = lossesOf(await train(model, uniformPlan(model, 1, { dp: 1, tp: 1 }, batch), 'file-single', { data, steps: 2 }));
+    const fsdp = lossesOf(await train(model, uniformPlan(model, 2, { dp: 2, tp: 1, fsdp: true }, batch), 'file-fsdp', { data, steps: 2 }));
+    expect(single[0]).not.toBe(reference[0]); // it read the file, not the synthetic source
+    expectClose(fsdp, single, 'file data fsdp');
   }, TIMEOUT);
 
   it('checkpoint save and resume give the losses of an uninterrupted run', async () => {

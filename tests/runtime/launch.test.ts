@@ -71,6 +71,20 @@ describe('uniap launch', () => {
     for (const r of status.ranks) expect(isAlive(r.pid!)).toBe(false);
   });
 
+  it.skipIf(!existsSync(REAL_EXECUTOR))('a worker killed mid-run ends the PyTorch job within the heartbeat timeout, naming the worker; no process is left', async () => {
+    const run = launch(['--steps', '1000', '--local-workers', '2', '--heartbeat-interval-ms', '200', '--heartbeat-timeout-ms', '2000']);
+    await waitFor('iteration 2', () => run.out.some((l) => / step 2\/1000 /.test(l)), 90_000);
+    const workers = [...childrenOf(run.pid, '--id local-0'), ...childrenOf(run.pid, '--id local-1')];
+    const executors = workers.flatMap((w) => childrenOf(w, 'uniap_exec.main'));
+    expect(workers).toHaveLength(2);
+    expect(executors).toHaveLength(2);
+    const [victim] = childrenOf(run.pid, '--id local-1');
+    process.kill(victim!, 'SIGKILL');
+    expect(await run.code).toBe(2);
+    expect(run.err.join('\n')).toMatch(/^uniap: error: worker local-1 \(127\.0\.0\.1, rank 1\) stopped answering heartbeats for \d+ ms \(timeout 2000 ms\)/m);
+    for (const pid of [...workers, ...executors]) expect(isAlive(pid), `pid ${pid}`).toBe(false);
+  });
+
   it('shows a progress line per iteration with predicted vs measured time, on two local workers', async () => {
     const run = launch(['--steps', '4', '--local-workers', '2', '--device-kind', 'cpu'], double);
     expect(await run.code, run.err.join('\n')).toBe(0);
@@ -99,10 +113,11 @@ describe('uniap launch', () => {
     process.kill(victim!, 'SIGKILL');
     expect(await run.code, run.err.join('\n')).toBe(0);
     const text = run.out.join('\n');
-    expect(text).toMatch(/job restarting: worker local-1 \(127\.0\.0\.1, rank 1\) stopped answering heartbeats .*restart 1 of 3 from the checkpoint of step (5|10)/);
+    // Whichever is seen first starts the restart: the lost worker, or its peer's broken collective.
+    expect(text).toMatch(/job restarting: (worker local-1 \(127\.0\.0\.1, rank 1\) stopped answering heartbeats|rank 0 on worker local-0 .*connection to rank 1 closed).*; restart 1 of 3 from the checkpoint of step (5|10)/);
     expect(text).toMatch(/worker local-1 exited; starting a replacement/);
     expect(text).toMatch(/job starting: 2 ranks on local-0 \(1\), local-1r \(1\); .*resuming from step (5|10)/);
-    expect(text).toMatch(/job job-\S+ succeeded/);
+    expect(text).toMatch(/job job-\S+ succeeded: 30 iterations \(\+\d+ repeated after restarts\)/);
     expect(isAlive(victim!)).toBe(false);
   });
 });

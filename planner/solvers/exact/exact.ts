@@ -100,6 +100,7 @@ export async function solveExact(t: CostTables, opts: SolveOptions = {}): Promis
     return Math.min(h, inc) * (1 + 1e-12);
   };
   const H0 = horizon();
+  const slack0 = Number.isFinite(cutoff()) ? (cutoff() - lb.sumLbMs) * (1 + 1e-12) + 1e-12 : Number.POSITIVE_INFINITY;
 
   // Steps E1-E3: classes, one label context and segment oracle per memory class (in-flight count).
   const cl = layerClasses(t);
@@ -113,7 +114,7 @@ export async function solveExact(t: CostTables, opts: SolveOptions = {}): Promis
     if (!o) {
       const mine = stagesOf.get(m)!;
       const maxStage = Math.max(...mine);
-      const ctx = labelContext(t, cl, m, H0, stats);
+      const ctx = labelContext(t, cl, m, { horizonMs: H0, slackMs: slack0 }, stats);
       // A stage i starting at a ends by L-d+i; the latest stage of this class that can start at a bounds it.
       o = new SegmentOracle(ctx, (a) => Math.min(L - 1, L - d + Math.min(maxStage, a)));
       oracles.set(m, o);

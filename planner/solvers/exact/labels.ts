@@ -16,6 +16,8 @@ export interface Label {
   ws: number;
   lin: number;
   mem: number;
+  /** Sum over the label's layers of their cheapest allowed time (for the bound of step E4). */
+  minSum: number;
   /** Strategy of the label's last layer, and the label it extends (null at the segment start). */
   k: number;
   parent: Label | null;
@@ -33,6 +35,14 @@ export interface LabelContext {
   /** Labels slower than this cannot be part of an improving plan (see exact.ts, step E4). */
   horizonMs: number;
   /**
+   * Step E4 per label: a plan containing a stage whose first layers form the label costs at least
+   * c * time - minSum + S_lb (the stage runs c times at least this long, every other layer at least
+   * its cheapest time), so labels with c * time - minSum > slackMs = incumbent - S_lb are useless.
+   */
+  slackMs: number;
+  microBatches: number;
+  minTime: Float64Array;
+  /**
    * futureMem[u]: an upper bound on what layers u+1..L-1 can add to a stage's memory. A label at u
    * with mem + futureMem[u] <= budget never runs out of memory, so slower labels are useless.
    */
@@ -42,8 +52,16 @@ export interface LabelContext {
   stats: { labels: number; steps: number };
 }
 
-export function labelContext(t: CostTables, cl: LayerClasses, inFlight: number, horizonMs: number, stats: LabelContext['stats']): LabelContext {
+export function labelContext(
+  t: CostTables,
+  cl: LayerClasses,
+  inFlight: number,
+  bound: { horizonMs: number; slackMs: number },
+  stats: LabelContext['stats'],
+): LabelContext {
   const L = t.layers;
+  const minTime = new Float64Array(L);
+  for (let u = 0; u < L; u++) minTime[u] = Math.min(...cl.allowedList[u]!.map((k) => t.cost[u]![k]!.timeMs));
   const futureMem = new Float64Array(L);
   let lin = 0;
   let ws = 0;
@@ -55,7 +73,19 @@ export function labelContext(t: CostTables, cl: LayerClasses, inFlight: number, 
     }
     lin += Math.max(...cl.allowedList[u]!.map((k) => t.cost[u]![k]!.stateBytes + inFlight * t.cost[u]![k]!.activationBytes));
   }
-  return { t, cl, inFlight, budget: t.memoryBudgetBytes, horizonMs, futureMem, safeBudget: t.memoryBudgetBytes * (1 - 1e-12), stats };
+  return {
+    t,
+    cl,
+    inFlight,
+    budget: t.memoryBudgetBytes,
+    horizonMs: bound.horizonMs,
+    slackMs: bound.slackMs,
+    microBatches: t.microBatches,
+    minTime,
+    futureMem,
+    safeBudget: t.memoryBudgetBytes * (1 - 1e-12),
+    stats,
+  };
 }
 
 const byTime = (x: Label, y: Label) => x.time - y.time || x.lin - y.lin || x.mem - y.mem;
@@ -101,7 +131,9 @@ function push(ctx: LabelContext, out: Label[], parent: Label | null, u: number, 
   const lin = state + ctx.inFlight * act;
   const mem = lin + ws;
   if (mem > ctx.budget || time > ctx.horizonMs) return;
-  out.push({ time, state, act, ws, lin, mem, k, parent });
+  const minSum = (parent ? parent.minSum : 0) + ctx.minTime[u]!;
+  if (ctx.microBatches * time - minSum > ctx.slackMs) return;
+  out.push({ time, state, act, ws, lin, mem, minSum, k, parent });
 }
 
 /** Labels of a stage that starts at layer a with a first strategy in in-group gin. */

@@ -1,10 +1,13 @@
 """Collectives used by the executor and the layers, with the time they block the caller recorded.
 
 One module so that (a) Gloo and NCCL share one code path: collectives Gloo lacks (reduce-scatter,
-the flat all-gather) are emulated here, and (b) every blocking point is timed in one place: the
-executor reports the sum as `exposedCommMs` (collectives) and `p2pWaitMs` (pipeline receives).
-On CUDA a timed block synchronizes the current stream first, so queued compute is not counted as
-communication, and again at the end, so the time is the stall the collective really caused.
+the flat all-gather, bf16 arithmetic) are emulated here, and (b) every blocking point is timed in one
+place: the executor reports the sum as `exposedCommMs` (collectives) and `p2pWaitMs` (pipeline
+receives and send completions).
+Gloo blocks the calling thread, so wall time around the wait is the exposed time. NCCL does not block
+the host: a wait makes the compute stream wait for the communication stream, so CUDA events recorded
+on the compute stream before and after the wait measure how long compute stood still, without adding
+any host synchronization (summed by `STATS.collect()` after the step's final synchronize).
 """
 from __future__ import annotations
 
@@ -17,43 +20,57 @@ import torch.distributed as dist
 
 
 class CommStats:
-    """Seconds the caller spent blocked on communication since the last reset."""
+    """Seconds compute was blocked on communication since the last reset."""
 
     def __init__(self) -> None:
         self.exposed_s = 0.0
         self.p2p_wait_s = 0.0
-        self.enabled = True
+        self._events: List[Tuple[str, object, object]] = []
+        # CUDA event pairs are only recorded when a caller will collect them (the executor sets this;
+        # a profiler importing layers.py does not, so it accumulates nothing).
+        self.cuda_events = False
 
     def reset(self) -> None:
         self.exposed_s = 0.0
         self.p2p_wait_s = 0.0
+        self._events = []
+
+    def add(self, kind: str, seconds: float) -> None:
+        if kind == "p2p":
+            self.p2p_wait_s += seconds
+        else:
+            self.exposed_s += seconds
+
+    def collect(self) -> None:
+        """Fold the CUDA event pairs of the step into the totals (call after a device synchronize)."""
+        for kind, a, b in self._events:
+            self.add(kind, a.elapsed_time(b) / 1e3)  # type: ignore[attr-defined]
+        self._events = []
 
 
 STATS = CommStats()
 
 
-def _sync_device() -> None:
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        torch.cuda.current_stream().synchronize()
-
-
 @contextlib.contextmanager
 def blocking(kind: str = "collective") -> Iterator[None]:
     """Time a block that waits on communication; kind is 'collective' or 'p2p'."""
-    if not STATS.enabled:
-        yield
+    if backend() == "nccl":
+        if not STATS.cuda_events:
+            yield
+            return
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        try:
+            yield
+        finally:
+            b.record()
+            STATS._events.append((kind, a, b))
         return
-    _sync_device()
     t0 = time.perf_counter()
     try:
         yield
     finally:
-        _sync_device()
-        dt = time.perf_counter() - t0
-        if kind == "p2p":
-            STATS.p2p_wait_s += dt
-        else:
-            STATS.exposed_s += dt
+        STATS.add(kind, time.perf_counter() - t0)
 
 
 def backend() -> str:

@@ -111,6 +111,7 @@ def run(args: argparse.Namespace, rank: int) -> None:
         compute_dtype = torch.bfloat16 if forced == "bf16" else torch.float32
     timeout = datetime.timedelta(seconds=float(os.environ.get("UNIAP_COMM_TIMEOUT_S", "600")))
     dist.init_process_group(backend, init_method="env://", rank=rank, world_size=world, timeout=timeout)
+    comm.STATS.cuda_events = backend == "nccl"
     groups = Groups(spec, rank)
     stage = groups.stage
     overlap = not args.no_overlap
@@ -175,6 +176,7 @@ def run(args: argparse.Namespace, rank: int) -> None:
             loss = float(total.item())
         if device.type == "cuda":
             torch.cuda.synchronize(device)
+            comm.STATS.collect()
             memory = int(torch.cuda.max_memory_allocated(device))
         else:
             memory = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024

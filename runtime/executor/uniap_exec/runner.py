@@ -170,13 +170,6 @@ class LayerRunner:
         p = self.param
         return p.numel() * p.element_size()
 
-    def full_flat(self) -> torch.Tensor:
-        """The layer's (tensor-parallel-local) flat parameters, gathered if sharded (tests, checks)."""
-        if not self.fsdp:
-            return self.flat.detach()
-        out, work = comm.all_gather_flat(self.shard.detach(), self.place.dp_group, self.place.dp)
-        return comm.finish_gather(out, work)[: self.numel]
-
     def zero_grad(self) -> None:
         if self.fsdp:
             self.shard.grad = None

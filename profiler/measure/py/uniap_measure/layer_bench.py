@@ -9,9 +9,10 @@ Memory, per device, one micro-batch:
   (memory_allocated after - before; the output counts, the already-allocated input does not, which
   equals counting the layer's input once per layer in a chain); on CPUs the distinct storages packed
   by torch.autograd.graph.saved_tensors_hooks, parameters excluded.
-- working set: peak bytes allocated during backward beyond what existed when it started, less the
-  parameter gradients it creates (model states, counted by the cost model). GPUs: the allocator's
-  peak statistic; CPUs: the torch.profiler allocation events (profile_memory=True) summed in order.
+- working set: peak bytes allocated during backward beyond what existed when it started (the
+  gradients flowing through and the weight-gradient buffers it creates, which exist unsharded until
+  FSDP's reduce-scatter; the same convention as the spec profile). GPUs: the allocator's peak
+  statistic; CPUs: the torch.profiler allocation events (profile_memory=True) summed in order.
 """
 import importlib
 import inspect
@@ -128,7 +129,6 @@ class LayerBench:
         floating = x.is_floating_point()
         params = [p for p in module.parameters()]
         param_bytes = sum(p.numel() * p.element_size() for p in params)
-        grad_bytes = sum(p.numel() * p.element_size() for p in params if p.requires_grad)
 
         def forward():
             xi = x.detach().requires_grad_(True) if floating else x
@@ -162,9 +162,9 @@ class LayerBench:
         module.zero_grad(set_to_none=True)
         torch.distributed.barrier(group=self.ctrl)
         if self.device.type == 'cuda':
-            act, ws, method = self._memory_cuda(forward, gout, grad_bytes)
+            act, ws, method = self._memory_cuda(forward, gout)
         else:
-            act, ws, method = self._memory_cpu(forward, gout, grad_bytes, params)
+            act, ws, method = self._memory_cpu(forward, gout, params)
         return {
             'forwardSamples': fwd,
             'backwardSamples': bwd,
@@ -174,7 +174,7 @@ class LayerBench:
             'memoryMethod': method,
         }
 
-    def _memory_cuda(self, forward, gout, grad_bytes):
+    def _memory_cuda(self, forward, gout):
         torch.cuda.synchronize(self.device)
         before = torch.cuda.memory_allocated(self.device)
         out = forward()
@@ -185,9 +185,9 @@ class LayerBench:
         out.backward(gout)
         torch.cuda.synchronize(self.device)
         peak = torch.cuda.max_memory_allocated(self.device) - start
-        return act, peak - grad_bytes, 'cuda-allocator'
+        return act, peak, 'cuda-allocator'
 
-    def _memory_cpu(self, forward, gout, grad_bytes, params):
+    def _memory_cpu(self, forward, gout, params):
         param_keys = {_storage_key(p) for p in params}
         saved = {}
 
@@ -221,11 +221,11 @@ class LayerBench:
             for _, size in sorted(allocs):
                 cur += size
                 peak = max(peak, cur)
-            return act, peak - grad_bytes, 'saved-tensors-hooks+profiler'
+            return act, peak, 'saved-tensors-hooks+profiler'
         except AttributeError:
             # Other torch versions: the event tree API moved; fall back to the function events.
             cur = peak = 0
             for e in prof.events():
                 cur += getattr(e, 'cpu_memory_usage', 0)
                 peak = max(peak, cur)
-            return act, peak - grad_bytes, 'saved-tensors-hooks+profiler-events'
+            return act, peak, 'saved-tensors-hooks+profiler-events'

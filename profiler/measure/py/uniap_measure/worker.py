@@ -6,8 +6,11 @@ over a Gloo control group and prints one line `@@uniap {"event": "result", ...}`
 driver summarizes: medians, spread, slowest rank). A failing rank prints `@@uniap {"event":
 "error", ...}` and exits 1; the driver then stops the other ranks. Everything else goes to stderr.
 """
+import ctypes
+import datetime
 import json
 import os
+import signal
 import sys
 import traceback
 
@@ -54,8 +57,20 @@ def device_memory(device):
     return {'reservedBytes': int(rss), 'capacityBytes': 0}
 
 
+def die_with_parent():
+    """Linux: be killed when the driver process dies (a killed `uniap profile` leaves no ranks
+    blocked in a collective whose peers are gone)."""
+    try:
+        libc = ctypes.CDLL('libc.so.6', use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def main():
-    job = json.load(open(sys.argv[1], encoding='utf-8'))
+    die_with_parent()
+    with open(sys.argv[1], encoding='utf-8') as f:
+        job = json.load(f)
     rank = int(os.environ['RANK'])
     world = int(os.environ['WORLD_SIZE'])
     local_rank = int(os.environ.get('LOCAL_RANK', rank))
@@ -66,8 +81,10 @@ def main():
     else:
         device = torch.device('cpu')
         torch.set_num_threads(max(1, int(job.get('threads', 1))))
-    dist.init_process_group(backend=backend, rank=rank, world_size=world)
-    ctrl = dist.new_group(list(range(world)), backend='gloo') if backend != 'gloo' else dist.group.WORLD
+    # A rank whose peer died stops waiting after this long instead of torch's 30-minute default.
+    timeout = datetime.timedelta(seconds=int(job.get('timeoutS', 900)))
+    dist.init_process_group(backend=backend, rank=rank, world_size=world, timeout=timeout)
+    ctrl = dist.new_group(list(range(world)), backend='gloo', timeout=timeout) if backend != 'gloo' else dist.group.WORLD
 
     tasks = job['tasks']
     sizes = set()
