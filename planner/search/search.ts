@@ -17,6 +17,8 @@ import { OBJECTIVE_RTOL } from '../solvers/verify.ts';
 import { configurations, type Configuration, type ScheduleChoice } from './configurations.ts';
 import { infeasibleError } from './infeasible.ts';
 import { scheduleDominates } from './dominance.ts';
+import { evenSplit } from '../baselines/even-split.ts';
+import { uniformCandidates } from '../baselines/megatron.ts';
 
 export interface SearchProgress {
   done: number;
@@ -71,7 +73,8 @@ export async function searchPlan(input: CostModelInput, opts: SearchOptions = {}
   if (configs.length === 0) throw new UniapError('DEGREE_MISMATCH', `no configuration to search for ${n} devices; check --stages and --micro-batches`);
 
   // S2: cheap bounds, then solve in ascending order (ties: 1F1B first); schedules proven dominated are dropped.
-  const ranked: { config: Configuration; lb: number }[] = [];
+  const ranked: { config: Configuration; lb: number; tables?: CostTables }[] = [];
+  let start: { config: Configuration; placement: Placement; objectiveMs: number } | undefined;
   const dominated: Configuration[] = [];
   const oneF1B = new Map<string, CostTables>();
   for (const config of configs) {
@@ -85,12 +88,19 @@ export async function searchPlan(input: CostModelInput, opts: SearchOptions = {}
         continue;
       }
     }
-    ranked.push({ config, lb: cheapBounds(t).tpiLbMs });
+    const lb = cheapBounds(t).tpiLbMs;
+    // keep the tables of configurations that may be solved (building them is most of this phase)
+    ranked.push({ config, lb, ...(Number.isFinite(lb) ? { tables: t } : {}) });
+    // A first incumbent: the best uniform strategy on the even split (the Megatron-style baseline).
+    for (const u of uniformCandidates(t, evenSplit(input.model, config.stages), { fsdp: true })) {
+      if (u.feasible && u.timePerIterationMs < (start?.objectiveMs ?? Infinity)) start = { config, placement: u.placement, objectiveMs: u.timePerIterationMs };
+    }
   }
   oneF1B.clear();
   ranked.sort((x, y) => x.lb - y.lb || (x.config.schedule === '1f1b' ? -1 : 1) - (y.config.schedule === '1f1b' ? -1 : 1));
 
   let best: { tables: CostTables; placement: Placement; objectiveMs: number; config: Configuration } | undefined;
+  if (start) best = { ...start, tables: ranked.find((r) => r.config === start!.config)?.tables ?? buildCostTables(input, start.config) };
   const outcomes: ConfigurationOutcome[] = dominated.map((c) => ({ ...c, status: 'dominated' as const, lowerBoundMs: Number.NaN }));
   let pruned = dominated.length;
   let solverCalls = 0;
@@ -100,16 +110,19 @@ export async function searchPlan(input: CostModelInput, opts: SearchOptions = {}
   let milpGap = 0;
   const incumbent = () => best?.objectiveMs ?? Number.POSITIVE_INFINITY;
 
-  for (const [idx, { config, lb }] of ranked.entries()) {
+  for (const [idx, entry] of ranked.entries()) {
+    const { config, lb } = entry;
     const report = () =>
       opts.onProgress?.({ done: dominated.length + idx + 1, total: configs.length, pruned, bestMs: best?.objectiveMs, config, elapsedMs: performance.now() - started });
     if (lb >= incumbent() * (1 - relGap)) {
       pruned++;
+      delete entry.tables;
       outcomes.push({ ...config, status: 'pruned', lowerBoundMs: lb });
       report();
       continue;
     }
-    const t = buildCostTables(input, config);
+    const t = entry.tables ?? buildCostTables(input, config);
+    delete entry.tables;
     const t0 = performance.now();
     // S3: the exact solver is the fast path and the bound; a MILP backend then solves the MIQP warm-started.
     solverCalls++;

@@ -109,7 +109,7 @@ export class Coordinator implements CoordinatorApi {
   static async start(o: CoordinatorOptions): Promise<Coordinator> {
     const c = new Coordinator(o);
     await c.load();
-    c.monitor = setInterval(() => void c.tick(), Math.max(50, Math.floor(c.heartbeatIntervalMs / 2)));
+    c.monitor = setInterval(() => c.background(c.tick(), 'heartbeat check'), Math.max(50, Math.floor(c.heartbeatIntervalMs / 2)));
     return c;
   }
 
@@ -120,7 +120,7 @@ export class Coordinator implements CoordinatorApi {
     for (const j of jobs) {
       if (isTerminal(j.state)) continue;
       this.log(`coordinator ${this.coordinatorId}: found job ${j.jobId} in state ${j.state} (attempt ${j.attempt}, last step ${j.lastStep ?? 'none'}) in Redis`);
-      if (j.state === 'stopping' || j.state === 'restarting') void this.serial(j.jobId, async () => this.stopExecutors(j, 'coordinator restarted while the job was stopping'));
+      if (j.state === 'stopping' || j.state === 'restarting') this.background(this.serial(j.jobId, async () => this.stopExecutors(j, 'coordinator restarted while the job was stopping')), `stopping job ${j.jobId}`);
     }
     this.scheduleRendezvous();
   }
@@ -136,6 +136,13 @@ export class Coordinator implements CoordinatorApi {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /** Work nobody awaits (timers, follow-ups): a failure (e.g. Redis gone while closing) is logged, never thrown. */
+  private background(p: Promise<unknown>, what: string): void {
+    p.catch((e: unknown) => {
+      if (!this.closed) this.log(`coordinator: ${what} failed: ${(e as Error)?.message ?? String(e)}`);
+    });
+  }
 
   /** Runs `fn` after every earlier change of the same key (a job id, or '*' for rendezvous). */
   private serial<T>(key: string, fn: () => Promise<T>): Promise<T> {
@@ -413,7 +420,7 @@ export class Coordinator implements CoordinatorApi {
       if (job.lostWorkers.includes(workerId)) continue;
       const w = this.workers.get(workerId);
       if (!w) continue;
-      void this.client(w)
+      const stopping = this.client(w)
         .stop(job.jobId, attempt, reason)
         .then(
           () =>
@@ -426,6 +433,7 @@ export class Coordinator implements CoordinatorApi {
             }),
           (e: unknown) => this.log(`job ${job.jobId}: stopping worker ${workerId} failed (${(e as Error).message}); it counts as stopped once it is lost`),
         );
+      this.background(stopping, `stopping worker ${workerId}`);
     }
     await this.maybeFinishStop(job);
   }
@@ -458,12 +466,13 @@ export class Coordinator implements CoordinatorApi {
   private scheduleRendezvous(): void {
     if (this.rendezvousQueued || this.closed) return;
     this.rendezvousQueued = true;
-    void this.serial('*', async () => {
+    const pass = this.serial('*', async () => {
       this.rendezvousQueued = false;
       for (const job of [...this.jobs.values()].sort((a, b) => a.createdAtMs - b.createdAtMs)) {
         if (job.state === 'waiting') await this.serial(job.jobId, () => this.tryStart(job.jobId));
       }
     });
+    this.background(pass, 'rendezvous');
   }
 
   /** Idle members in rank order: --node-rank first, then registration order. */

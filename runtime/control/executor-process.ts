@@ -5,14 +5,14 @@
 // MASTER_PORT, UNIAP_BACKEND in the environment. Its stdout is one JSON event per line (ready, step,
 // checkpoint, done, error); stderr is its log. Both become ExecutorEventBody values here.
 //
-// The executor runs in its own process group (so a stop reaches anything it starts), and a tiny Python
-// prelude asks Linux to SIGKILL it when the worker agent dies (prctl PR_SET_PDEATHSIG) before it
-// exec()s the executor unchanged: a killed agent leaves no executor behind.
+// The executor runs in its own process group (so a stop reaches anything it starts) and gets SIGKILL
+// when the worker agent dies (die-with-parent.ts): a killed agent leaves no executor behind.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { delimiter } from 'node:path';
 import { createInterface } from 'node:readline';
 import { UniapError } from '../../configs/errors.ts';
+import { dieWithParent } from './die-with-parent.ts';
 import { EXECUTOR_PYTHONPATH, executorArgs as contractArgs, executorEnv as contractEnv } from '../executor/launch.ts';
 import type { DeviceInfo, ExecutorEventBody, StepMetrics, TrainingOptions } from './types.ts';
 
@@ -87,19 +87,6 @@ export function executorEnv(s: ExecutorSpec, base: NodeJS.ProcessEnv = process.e
   return env;
 }
 
-// PR_SET_PDEATHSIG = 1. Exits at once if the agent died before the prctl took effect.
-const PRELUDE = [
-  'import os, sys, signal',
-  'try:',
-  '    import ctypes',
-  '    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)',
-  'except Exception:',
-  '    pass',
-  'if os.getppid() != int(sys.argv[1]):',
-  '    os._exit(1)',
-  'os.execv(sys.executable, [sys.executable] + sys.argv[2:])',
-].join('\n');
-
 /** Parses one stdout line of the executor; anything that is not a known event is a log line. */
 export function parseExecutorLine(line: string, pid: number): ExecutorEventBody {
   let o: Record<string, unknown>;
@@ -153,8 +140,8 @@ export class ExecutorProcess {
     onEvent: (body: ExecutorEventBody) => void,
   ) {
     this.rank = spec.rank;
-    const args = ['-c', PRELUDE, String(process.pid), ...executorArgs(spec)];
-    this.child = spawn(spec.python, args, { cwd: spec.cwd, env: executorEnv(spec), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const cmd = dieWithParent(spec.python, spec.python, executorArgs(spec));
+    this.child = spawn(cmd.command, cmd.args, { cwd: spec.cwd, env: executorEnv(spec), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const pid = this.child.pid ?? 0;
     let pending = 2; // stdout and stderr must be drained before the exit event
     let exitInfo: { code: number | null; signal: string | null } | null = null;

@@ -17,6 +17,7 @@ import type { ModelSpec } from '../../configs/model-spec.ts';
 import type { Plan } from '../../planner/plan.ts';
 import { loadPlan } from '../../planner/plan-io.ts';
 import { startCoordinatorService, type CoordinatorService } from './coordinator-main.ts';
+import { dieWithParent } from './die-with-parent.ts';
 import { sha256Hex } from './coordinator.ts';
 import { checkPython, detectDevices, resolveExecutorRoot, resolvePython } from './executor-process.ts';
 import { GrpcTransport, type TlsFiles } from './grpc-transport.ts';
@@ -279,7 +280,10 @@ async function runHere(o: LaunchOptions, inputs: Inputs, training: TrainingOptio
       const id = `local-${i}${suffix}`;
       const deviceArgs = deviceKind === 'gpu' ? ['--device-ids', Array.from({ length: devices }, (_, d) => offset + d).join(','), '--device-kind', 'gpu'] : ['--devices', String(devices), '--device-kind', 'cpu'];
       const p = uniapProcess('worker', ['--coordinator', coordinatorAddress, '--id', id, '--node-rank', String(i), '--host', '127.0.0.1', '--listen-host', '127.0.0.1', ...deviceArgs, ...common]);
-      const child = spawn(p.command, p.args, { env: { ...process.env, ...threadEnv, [TOKEN_ENV]: token }, stdio: ['ignore', 'pipe', 'pipe'] });
+      // Own process group: a Ctrl-C reaches only this process, which then stops the job in order.
+      // Bound to this process: if it is killed outright, its workers (and their executors) go too.
+      const cmd = dieWithParent(python, p.command, p.args);
+      const child = spawn(cmd.command, cmd.args, { env: { ...process.env, ...threadEnv, [TOKEN_ENV]: token }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       track(id, child, () => {
         // A local worker that died mid-job is replaced when the job may restart.
         if (!shuttingDown && !jobOver && training.maxRestarts > 0) {
@@ -324,7 +328,7 @@ async function runHere(o: LaunchOptions, inputs: Inputs, training: TrainingOptio
     } else {
       o.hosts!.forEach((host, i) => {
         const line = `read -r ${TOKEN_ENV} && export ${TOKEN_ENV} && ${uniapShellLine('worker', ['--coordinator', coordinatorAddress, '--id', `${host}-${i}`, '--node-rank', String(i), '--host', host, ...common])}`;
-        const child = spawn('ssh', sshArgs(host, line), { stdio: ['pipe', 'pipe', 'pipe'] });
+        const child = spawn('ssh', sshArgs(host, line), { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
         child.stdin?.write(`${token}\n`);
         track(`${host}-${i}`, child, () => {});
       });

@@ -1,11 +1,13 @@
-// Starts a private redis-server (loopback, a free port, a temporary directory, no persistence) for
-// `uniap launch` when no --redis URL is given, and for the tests. Says how to install Redis when the
-// binary is missing.
+// Starts a private redis-server (loopback, a free port, a temporary directory, no persistence, ending
+// with this process) for `uniap launch` when no --redis URL is given, and for the tests. Says how to
+// install Redis when the binary is missing.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { UniapError } from '../../configs/errors.ts';
+import { dieWithParent } from './die-with-parent.ts';
+import { resolvePython } from './executor-process.ts';
 import { freePort } from './net.ts';
 
 export interface RedisServerHandle {
@@ -32,9 +34,10 @@ export async function startRedisServer(options: { binary?: string } = {}): Promi
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort('127.0.0.1');
     const dir = mkdtempSync(join(tmpdir(), 'uniap-redis-'));
-    const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    // Bound to this process: a launch killed with SIGKILL leaves no redis-server behind.
+    const cmd = dieWithParent(resolvePython(null), binary, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'yes']);
+    // Own process group: a Ctrl-C at the terminal must not end Redis before the coordinator is done.
+    const child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const ready = await waitReady(child);
     if (ready === true) {
       child.stdout?.resume();

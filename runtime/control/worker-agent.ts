@@ -97,6 +97,11 @@ export class WorkerAgent implements WorkerApi {
     this.exitPromise = new Promise((r) => (this.exitResolve = r));
   }
 
+  /** Work nobody awaits (timers, follow-ups): failures are logged, never thrown. */
+  private background(p: Promise<unknown>, what: string): void {
+    p.catch((e: unknown) => this.o.log(`worker ${this.workerId}: ${what} failed: ${(e as Error)?.message ?? String(e)}`));
+  }
+
   get state(): WorkerAgentState {
     return this.sm.state;
   }
@@ -115,7 +120,7 @@ export class WorkerAgent implements WorkerApi {
     mkdirSync(this.o.workDir, { recursive: true });
     this.server = await this.o.transport.serveWorker(this, { host: this.o.listenHost, port: this.o.listenPort });
     await this.registerLoop();
-    if (this.sm.state === 'idle') this.timer = setInterval(() => void this.tick(), this.heartbeatIntervalMs);
+    if (this.sm.state === 'idle') this.timer = setInterval(() => this.background(this.tick(), 'heartbeat'), this.heartbeatIntervalMs);
     return this.exitPromise;
   }
 
@@ -201,7 +206,7 @@ export class WorkerAgent implements WorkerApi {
   private emit(run: CurrentRun, rank: number, body: ExecutorEventBody): void {
     this.outbox.push({ workerId: this.workerId, event: { jobId: run.jobId, attempt: run.attempt, rank, timeMs: this.now(), body } });
     // Progress and endings go out at once; logs ride along.
-    if (body.kind !== 'log' || this.outbox.length >= MAX_BATCH) void this.flush();
+    if (body.kind !== 'log' || this.outbox.length >= MAX_BATCH) this.background(this.flush(), 'forwarding events');
   }
 
   /** Sends the queued events in order; on failure they stay queued for the next heartbeat. */
@@ -217,7 +222,7 @@ export class WorkerAgent implements WorkerApi {
         this.lastContactMs = this.now();
         const last = events[events.length - 1]!;
         const run = this.run;
-        if (r.stop && run && run.jobId === last.jobId && run.attempt === last.attempt) void this.stopRun(run, 'the coordinator says the job is over');
+        if (r.stop && run && run.jobId === last.jobId && run.attempt === last.attempt) this.background(this.stopRun(run, 'the coordinator says the job is over'), 'stopping executors');
       }
     } catch (e) {
       if (!isUnreachable(e)) {
@@ -291,7 +296,7 @@ export class WorkerAgent implements WorkerApi {
     if (this.sm.state === 'running') {
       this.run = null;
       this.sm.to('idle', `job ${run.jobId} attempt ${run.attempt}: every executor ended`);
-      void this.flush();
+      this.background(this.flush(), 'forwarding events');
     }
   }
 
@@ -316,7 +321,7 @@ export class WorkerAgent implements WorkerApi {
 
   async shutdown(reason: string): Promise<void> {
     // Answer the call first; the agent ends right after.
-    setImmediate(() => void this.exit(0, `shut down: ${reason}`, 'exited'));
+    setImmediate(() => this.background(this.exit(0, `shut down: ${reason}`, 'exited'), 'shutting down'));
   }
 
   /** Ends every executor, tells the coordinator (best effort), stops serving; resolves `serve()`. */

@@ -69,7 +69,9 @@ export async function runWorker(o: WorkerRunOptions): Promise<WorkerExit> {
     log: o.log,
   });
   o.log(`worker: ${devices.length} ${devices[0]?.kind} device(s), python ${python} (${py.version}), executor ${executorRoot}, coordinator ${o.coordinator}`);
-  const onSignal = (sig: NodeJS.Signals): void => void agent.exit(0, `received ${sig}`);
+  const onSignal = (sig: NodeJS.Signals): void => {
+    agent.exit(0, `received ${sig}`).catch((e: unknown) => o.log(`worker: ending failed: ${(e as Error).message}`));
+  };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   try {

@@ -16,6 +16,9 @@ import { layerClasses } from './classes.ts';
 import { labelContext, strategiesOf } from './labels.ts';
 import { SegmentOracle } from './segments.ts';
 import { partitionDp, type PartitionContext, type PartitionPath } from './partition.ts';
+import { cheapBounds } from './bounds.ts';
+
+export { cheapBounds } from './bounds.ts';
 
 /** The largest double below x (x > 0): caps are "strictly below the last bottleneck". */
 export function nextDown(x: number): number {
@@ -24,24 +27,6 @@ export function nextDown(x: number): number {
   const bits = new BigInt64Array(buf.buffer);
   bits[0] = bits[0]! - 1n;
   return buf[0]!;
-}
-
-/**
- * Step E4: lower bounds from the cost rows alone. Every layer costs at least its cheapest allowed
- * strategy (resharding and P2P are >= 0), the d stage times sum to at least that, so the bottleneck
- * is at least sum / d and at least the slowest layer's cheapest time.
- */
-export function cheapBounds(t: CostTables): { sumLbMs: number; bottleneckLbMs: number; tpiLbMs: number } {
-  let sum = 0;
-  let worst = 0;
-  for (let u = 0; u < t.layers; u++) {
-    let m = Number.POSITIVE_INFINITY;
-    for (let k = 0; k < t.strategies.length; k++) if (t.allowed[u]![k]) m = Math.min(m, t.cost[u]![k]!.timeMs);
-    sum += m;
-    worst = Math.max(worst, m);
-  }
-  const bottleneck = Math.max(worst, sum / t.stages);
-  return { sumLbMs: sum, bottleneckLbMs: bottleneck, tpiLbMs: sum + (t.microBatches - 1) * bottleneck };
 }
 
 function placementOf(pc: PartitionContext, path: PartitionPath): Placement {
@@ -58,7 +43,12 @@ function placementOf(pc: PartitionContext, path: PartitionPath): Placement {
   return { stageStart: [...path.starts], strategy };
 }
 
-export async function solveExact(t: CostTables, opts: SolveOptions = {}): Promise<SolveResult> {
+export interface ExactOptions extends SolveOptions {
+  /** Restrict to these stage boundaries (stageStart); strategies are still optimized exactly. */
+  fixedStageStart?: number[];
+}
+
+export async function solveExact(t: CostTables, opts: ExactOptions = {}): Promise<SolveResult> {
   checkTables(t);
   const c = t.microBatches;
   const relGap = opts.relGap ?? 0;
@@ -100,7 +90,7 @@ export async function solveExact(t: CostTables, opts: SolveOptions = {}): Promis
     return Math.min(h, inc) * (1 + 1e-12);
   };
   const H0 = horizon();
-  const slack0 = Number.isFinite(cutoff()) ? (cutoff() - lb.sumLbMs) * (1 + 1e-12) + 1e-12 : Number.POSITIVE_INFINITY;
+  const slack0 = Number.isFinite(cutoff()) ? (cutoff() - lb.plainSumLbMs) * (1 + 1e-12) + 1e-12 : Number.POSITIVE_INFINITY;
 
   // Steps E1-E3: classes, one label context and segment oracle per memory class (in-flight count).
   const cl = layerClasses(t);
@@ -121,7 +111,7 @@ export async function solveExact(t: CostTables, opts: SolveOptions = {}): Promis
     }
     return o;
   });
-  const pc: PartitionContext = { t, cl, oracleOf, stats };
+  const pc: PartitionContext = { t, cl, oracleOf, stats, ...(opts.fixedStageStart ? { fixedStarts: opts.fixedStageStart } : {}) };
 
   // Step E6a: the least bottleneck (and a first plan).
   const mm = partitionDp(pc, 'max', H0);

@@ -26,6 +26,8 @@ export interface PartitionContext {
   /** The segment oracle serving stage i (by its in-flight count). */
   oracleOf: SegmentOracle[];
   stats: { passes: number; transitions: number };
+  /** Optional fixed stage boundaries (the Galvatron-style baseline): stage i is layers fixedStarts[i]..fixedStarts[i+1]-1. */
+  fixedStarts?: number[];
 }
 
 export function partitionDp(pc: PartitionContext, mode: 'sum' | 'max', cap: number): PartitionPath | null {
@@ -40,8 +42,9 @@ export function partitionDp(pc: PartitionContext, mode: 'sum' | 'max', cap: numb
   const chOut: (Int32Array | undefined)[][] = [];
   const chIn: (Int32Array | undefined)[][] = [];
   for (let i = d - 1; i >= 0; i--) {
-    const lo = i === 0 ? 0 : i;
-    const hi = i === 0 ? 0 : L - d + i;
+    const fixed = pc.fixedStarts;
+    const lo = fixed ? fixed[i]! : i === 0 ? 0 : i;
+    const hi = fixed ? fixed[i]! : i === 0 ? 0 : L - d + i;
     const fi: (Float64Array | undefined)[] = new Array(L);
     const bi: (Int32Array | undefined)[] = new Array(L);
     const oi: (Int32Array | undefined)[] = new Array(L);
@@ -56,7 +59,7 @@ export function partitionDp(pc: PartitionContext, mode: 'sum' | 'max', cap: numb
       const next = f[i + 1]!;
       h = new Array(L);
       hIn = new Array(L);
-      for (let b = i; b <= bEnd; b++) {
+      for (let b = fixed ? fixed[i + 1]! - 1 : i; b <= (fixed ? fixed[i + 1]! - 1 : bEnd); b++) {
         const fn = next[b + 1];
         if (!fn) continue;
         const reps = cl.outReps[b]!;
@@ -89,8 +92,8 @@ export function partitionDp(pc: PartitionContext, mode: 'sum' | 'max', cap: numb
       const oa = new Int32Array(nIn).fill(-1);
       const na = new Int32Array(nIn).fill(-1);
       for (let gin = 0; gin < nIn; gin++) {
-        const bFrom = i === d - 1 ? L - 1 : a;
-        const bTo = i === d - 1 ? L - 1 : bEnd;
+        const bFrom = i === d - 1 ? L - 1 : fixed ? fixed[i + 1]! - 1 : a;
+        const bTo = i === d - 1 ? L - 1 : fixed ? fixed[i + 1]! - 1 : bEnd;
         for (let b = bFrom; b <= bTo; b++) {
           const j = b - a;
           if (j >= row.times.length) break;
