@@ -275,3 +275,17 @@ describe('tensor parallelism', () => {
     expect([dtypeBytes('fp32'), dtypeBytes('bf16'), dtypeBytes('fp16')]).toEqual([4, 2, 2]);
   });
 });
+
+describe('layerStoredParameters', () => {
+  it('a tied head holds a copy of the vocabulary table; counts stay unique', async () => {
+    const { loadModel } = await import('./model-presets.ts');
+    const { layerStoredParameters, layerParameters, modelParameters } = await import('./model-derive.ts');
+    const gpt = loadModel('gpt-3-175b');
+    const head = gpt.layers[gpt.layers.length - 1]!;
+    expect(head.tiedEmbedding).toBe(true);
+    expect(layerStoredParameters(head) - layerParameters(head)).toBe(head.vocabSize * head.hiddenSize);
+    const llama = loadModel('llama-2-7b');
+    for (const l of llama.layers) expect(layerStoredParameters(l)).toBe(layerParameters(l));
+    expect(modelParameters(gpt)).toBeGreaterThan(174e9);
+  });
+});

@@ -91,6 +91,17 @@ export function layerParameters(l: LayerSpec): number {
   }
 }
 
+/**
+ * Parameters a device running this layer holds: its own, plus the copy of a tied vocabulary table
+ * (a tied head or T5's decoder embedding keeps a copy whose gradients are summed with the original's,
+ * as Megatron-LM does for an LM head on the last pipeline stage). Memory and gradient sync use this;
+ * parameter counts use layerParameters.
+ */
+export function layerStoredParameters(l: LayerSpec): number {
+  const tiedTable = l.tiedEmbedding && (l.type === 'head' || l.type === 'embedding') ? l.vocabSize * l.hiddenSize : 0;
+  return layerParameters(l) + tiedTable;
+}
+
 /** Parameters that are vocabulary or position embeddings (Kaplan et al. 2020, sec. 2.1). */
 function embeddingParameters(l: LayerSpec): number {
   const h = l.hiddenSize;

@@ -11,7 +11,7 @@ import {
   layerActivationBytes,
   layerForwardFlopsPerSample,
   layerOutputBytes,
-  layerParameters,
+  layerStoredParameters,
   layerShapeKey,
   tpDivides,
 } from '../configs/model-derive.ts';
@@ -142,7 +142,7 @@ export function deriveSpecProfile(
   for (const [shapeKey, l] of shapes) {
     for (const tp of tpDegrees) {
       if (!tpDivides(l, tp)) continue;
-      const parameterBytes = (layerParameters(l) / tp) * dtypeBytes(l.dtype);
+      const parameterBytes = (layerStoredParameters(l) / tp) * dtypeBytes(l.dtype);
       for (const b of microBatches) {
         const activationBytes = layerActivationBytes(l, b, tp, activationOpts);
         // Roofline (Williams et al. 2009): time = max(FLOPs / achievable FLOPS, bytes / achievable

@@ -10,7 +10,7 @@ import { evaluatePlacement } from './evaluate.ts';
 import { syntheticProfile } from './synthetic-profile.ts';
 import { planFromPlacement } from '../plan-build.ts';
 import { estimatePlan } from '../estimate.ts';
-import { layerParameters, layerActivationBytes } from '../../configs/model-derive.ts';
+import { layerParameters, layerStoredParameters, layerActivationBytes } from '../../configs/model-derive.ts';
 import type { Placement, CostTables } from './tables.ts';
 import type { Strategy } from '../strategy.ts';
 import { sameStrategy } from '../strategy.ts';
@@ -105,7 +105,7 @@ describe('memory per device', () => {
       const ev = evaluatePlacement(t, uniform(t, { dp: 1, tp: 1, fsdp: false, recompute: false }));
       for (let i = 0; i < d; i++) {
         const layers = model.layers.slice((i * L) / d, ((i + 1) * L) / d);
-        const states = layers.reduce((s, l) => s + 16 * layerParameters(l), 0);
+        const states = layers.reduce((s, l) => s + 16 * layerStoredParameters(l), 0);
         const acts = layers.reduce((s, l) => s + layerActivationBytes(l, B / c, 1), 0);
         const inFlight = schedule === 'gpipe' ? c : Math.min(d - i, c);
         expect(t.inFlight[i]).toBe(inFlight);
@@ -119,8 +119,8 @@ describe('memory per device', () => {
     const t = buildCostTables(inp, { stages: 1, microBatches: 2, schedule: 'gpipe' });
     const plain = evaluatePlacement(t, uniform(t, { dp: 4, tp: 1, fsdp: false, recompute: false }));
     const sharded = evaluatePlacement(t, uniform(t, { dp: 4, tp: 1, fsdp: true, recompute: false }));
-    const states = model.layers.reduce((s, l) => s + 16 * layerParameters(l), 0);
-    expect(plain.memoryPerStageBytes[0]! - sharded.memoryPerStageBytes[0]!).toBeGreaterThan(0.74 * states - 2 * 4 * Math.max(...model.layers.map(layerParameters)));
+    const states = model.layers.reduce((s, l) => s + 16 * layerStoredParameters(l), 0);
+    expect(plain.memoryPerStageBytes[0]! - sharded.memoryPerStageBytes[0]!).toBeGreaterThan(0.74 * states - 2 * 4 * Math.max(...model.layers.map(layerStoredParameters)));
     const tight = buildCostTables({ ...inp, options: { ...inp.options, memoryBudgetBytes: plain.memoryPerStageBytes[0]! - 1 } }, { stages: 1, microBatches: 2, schedule: 'gpipe' });
     const ev = evaluatePlacement(tight, uniform(tight, { dp: 4, tp: 1, fsdp: false, recompute: false }));
     expect(ev.feasible).toBe(false);

@@ -4,7 +4,7 @@
 import type { ModelSpec, LayerSpec } from '../../configs/model-spec.ts';
 import type { Profile, LayerProfileEntry, LinkProfileEntry } from '../../profiler/profile.ts';
 import { PROFILE_SCHEMA_VERSION, COLLECTIVES } from '../../profiler/profile.ts';
-import { layerShapeKey, layerActivationBytes, layerParameters, dtypeBytes, tpDivides } from '../../configs/model-derive.ts';
+import { layerShapeKey, layerActivationBytes, layerStoredParameters, dtypeBytes, tpDivides } from '../../configs/model-derive.ts';
 
 export interface SyntheticProfileSpec {
   microBatches: number[];
@@ -30,7 +30,7 @@ export function syntheticProfile(model: ModelSpec, spec: SyntheticProfileSpec): 
         layers.push({
           shapeKey: key, microBatch: m, tp, forwardMs: f, backwardMs: 2 * f, tpCommunication: 'excluded',
           activationBytes: layerActivationBytes(l, m, tp), workingSetBytes: spec.workingSetBytes ?? 0,
-          parameterBytes: (layerParameters(l) / tp) * dtypeBytes(l.dtype),
+          parameterBytes: (layerStoredParameters(l) / tp) * dtypeBytes(l.dtype),
         });
       }
     }

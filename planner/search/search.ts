@@ -17,6 +17,7 @@ import { OBJECTIVE_RTOL } from '../solvers/verify.ts';
 import { configurations, type Configuration, type ScheduleChoice } from './configurations.ts';
 import { infeasibleError } from './infeasible.ts';
 import { scheduleDominates } from './dominance.ts';
+import { tidyPlacement } from './tidy.ts';
 import { evenSplit } from '../baselines/even-split.ts';
 import { uniformCandidates } from '../baselines/megatron.ts';
 
@@ -174,6 +175,7 @@ export async function searchPlan(input: CostModelInput, opts: SearchOptions = {}
     configurationsPruned: pruned,
     solverCalls,
   };
-  const plan = planFromPlacement(input, best.tables, best.placement, search);
-  return { plan, tables: best.tables, placement: best.placement, search, outcomes };
+  const placement = tidyPlacement(best.tables, best.placement);
+  const plan = planFromPlacement(input, best.tables, placement, search);
+  return { plan, tables: best.tables, placement, search, outcomes };
 }
