@@ -9,9 +9,21 @@ import { clustersCommand } from './cli/clusters.ts';
 import { describeCommand } from './cli/describe.ts';
 import { estimateCommand } from './cli/estimate.ts';
 import { profileCommand } from './cli/profile.ts';
+import { coordinatorCommand } from './cli/coordinator.ts';
+import { workerCommand } from './cli/worker.ts';
+import { launchCommand } from './cli/launch.ts';
 
 // The verbs, in the order `--help` lists them (data-flow order).
-const commands = [modelsCommand, clustersCommand, describeCommand, profileCommand, estimateCommand] as CommandModule[];
+const commands = [
+  modelsCommand,
+  clustersCommand,
+  describeCommand,
+  profileCommand,
+  estimateCommand,
+  launchCommand,
+  coordinatorCommand,
+  workerCommand,
+] as CommandModule[];
 
 export async function main(argv: string[]): Promise<void> {
   const cli = yargs(argv)

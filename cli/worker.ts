@@ -26,6 +26,7 @@ interface WorkerArgs {
   'tls-ca'?: string;
   'stop-grace-ms': number;
   'connect-timeout-ms': number;
+  'work-dir'?: string;
   quiet: boolean;
 }
 
@@ -50,6 +51,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       .option('tls-ca', { type: 'string', describe: 'PEM CA that signed the coordinator and worker certificates' })
       .option('stop-grace-ms', { type: 'number', default: 5000, describe: 'SIGTERM to SIGKILL of executors on stop' })
       .option('connect-timeout-ms', { type: 'number', default: 120_000, describe: 'Give up when no coordinator answers for this long' })
+      .option('work-dir', { type: 'string', describe: 'Directory for the plan and model files of each job (default: a new temporary one); removed on exit' })
       .option('quiet', { type: 'boolean', default: false, describe: 'Do not log state transitions' })
       .check((a) => {
         for (const k of ['devices', 'port', 'node-rank', 'stop-grace-ms', 'connect-timeout-ms'] as const) {
@@ -80,6 +82,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       tls: tlsFromFlags({ tlsCert: a['tls-cert'], tlsKey: a['tls-key'], tlsCa: a['tls-ca'] }),
       stopGraceMs: a['stop-grace-ms'],
       connectTimeoutMs: a['connect-timeout-ms'],
+      workDir: a['work-dir'] ?? null,
       log,
     });
     if (exit.code !== 0) throw new UniapError('WORKER_LOST', exit.reason, {}, exit.code);

@@ -13,7 +13,7 @@ import { configurations, describeConfiguration, type Configuration, type Schedul
 import { minPeakMemory, type MinMemory } from './min-memory.ts';
 
 const GiB = 1024 ** 3;
-const gib = (b: number) => `${(b / GiB).toFixed(1)} GiB`;
+const gib = (b: number) => (b >= GiB ? `${(b / GiB).toFixed(2)} GiB` : `${(b / 1024 ** 2).toFixed(2)} MiB`);
 
 export interface LeastMemory extends MinMemory {
   config: Configuration;
@@ -40,15 +40,18 @@ function scaledCluster(c: ClusterSpec, factor: number): ClusterSpec {
 }
 
 function fitsWith(input: CostModelInput, cluster: ClusterSpec, options: Partial<CostModelOptions>, space: { schedule?: ScheduleChoice }): boolean {
-  let alt: CostModelInput;
-  try {
-    const profile = cluster === input.cluster ? input.profile : undefined;
-    alt = prepareCostModel(input.model, cluster, { globalBatch: input.globalBatch, ...(profile ? { profile } : {}), options: { ...input.options, ...options } });
-  } catch {
-    return false;
+  // The given profile first (it may lack the new TP degrees or cluster size), then the datasheet one.
+  const profiles = cluster === input.cluster ? [input.profile, undefined] : [undefined];
+  for (const profile of profiles) {
+    try {
+      const alt = prepareCostModel(input.model, cluster, { globalBatch: input.globalBatch, ...(profile ? { profile } : {}), options: { ...input.options, ...options } });
+      const m = leastMemory(alt, space);
+      return m !== null && m.bytes <= m.budgetBytes;
+    } catch {
+      // try the next profile
+    }
   }
-  const m = leastMemory(alt, space);
-  return m !== null && m.bytes <= m.budgetBytes;
+  return false;
 }
 
 /** The INFEASIBLE error for a search space in which nothing fits. */
@@ -63,7 +66,7 @@ export function infeasibleError(input: CostModelInput, space: { schedule?: Sched
       { binding: 'strategy' },
     );
   }
-  const fixes: string[] = [`devices with at least ${gib(least.bytes)} usable (--memory-gb ${Math.ceil(least.bytes / GiB)} if yours have it)`];
+  const fixes: string[] = [`devices with at least ${gib(least.bytes)} usable (--memory-gb ${Math.ceil((least.bytes / GiB) * 100) / 100} if yours have it)`];
   const spaceNoSchedule = { schedule: '1f1b' as const };
   if (!input.options.allowRecompute && fitsWith(input, input.cluster, { allowRecompute: true }, spaceNoSchedule)) fixes.push('allowing activation recomputation');
   if (!input.options.allowFsdp && fitsWith(input, input.cluster, { allowFsdp: true }, spaceNoSchedule)) fixes.push('allowing fully sharded data parallelism');

@@ -1,8 +1,9 @@
-// searchPlan: UniAP's Algorithm 1 (arXiv 2307.16375) with bounds (docs/planner.md steps S1-S4).
+// searchPlan: UniAP's Algorithm 1 (arXiv 2307.16375) with bounds (docs/planner.md steps S1-S5).
 // S1 enumerate (d, c, schedule); S2 a cheap lower bound per configuration from its cost rows, sort by
-// it; S3 solve in that order with the incumbent as cutoff, skipping every configuration whose bound
-// cannot beat it; S4 if nothing fits, explain why (infeasible.ts). The default solver (exact) proves
-// optimality for the cost model; a MILP backend solves the MIQP of record warm-started by exact.
+// it, drop dominated schedules; S3 solve in that order with the incumbent as cutoff, skipping every
+// configuration whose bound cannot beat it; S4 if nothing fits, explain why (infeasible.ts); S5 tidy
+// the strategy runs. The exact solver proves optimality for the cost model; a MILP backend
+// (--solver highs|glpk|lp-solver) then solves the MIQP of record warm-started by it.
 import type { CostModelInput } from '../cost-model/input.ts';
 import type { CostTables, Placement } from '../cost-model/tables.ts';
 import { buildCostTables } from '../cost-model/build.ts';

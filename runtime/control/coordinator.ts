@@ -84,6 +84,7 @@ export class Coordinator implements CoordinatorApi {
   private graceFromMs: number;
   private monitor: NodeJS.Timeout | null = null;
   private rendezvousQueued = false;
+  private ticking = false;
   private closed = false;
 
   private constructor(o: CoordinatorOptions) {
@@ -641,11 +642,22 @@ export class Coordinator implements CoordinatorApi {
       case 'log':
         await this.emit(job, { kind: 'log', rank: e.rank, workerId, line: b.line });
         return;
-      case 'error':
-        job.rankErrors[String(e.rank)] = b.message;
+      case 'error': {
+        job.rankErrors[String(e.rank)] ??= { message: b.message, workerId, timeMs: e.timeMs };
+        // An error older than the one blamed so far (it came through another worker, later) is the cause.
+        const blamed = job.pending?.failure;
+        if (job.pending?.state === 'failed' && blamed?.code === 'RUNTIME_FAILED' && blamed.rank !== e.rank) {
+          const blamedAt = blamed.rank !== null ? job.rankErrors[String(blamed.rank)]?.timeMs : undefined;
+          if (blamedAt === undefined || e.timeMs < blamedAt) {
+            const cause: Failure = { code: 'RUNTIME_FAILED', message: `rank ${e.rank} on worker ${workerId} failed: ${b.message}; then ${blamed.message}`, workerId, rank: e.rank };
+            job.pending = { state: 'failed', failure: cause };
+            job.failure = cause;
+          }
+        }
         await this.saveJob(job);
         await this.emit(job, { kind: 'log', rank: e.rank, workerId, line: `error: ${b.message}` });
         return;
+      }
       case 'done':
         if (!job.doneRanks.includes(e.rank)) job.doneRanks.push(e.rank);
         await this.saveJob(job);
@@ -656,14 +668,7 @@ export class Coordinator implements CoordinatorApi {
         const clean = b.code === 0;
         if (job.state === 'starting' || job.state === 'running') {
           if (!clean) {
-            const err = job.rankErrors[String(e.rank)];
-            const how = b.code === null ? `was killed by ${b.signal ?? 'a signal'}` : `exited with code ${b.code}`;
-            await this.failWith(job, {
-              code: 'RUNTIME_FAILED',
-              message: `rank ${e.rank} on worker ${workerId} (pid ${b.pid}) ${how}${err ? `: ${err}` : '; its log lines are in the job events'}`,
-              workerId,
-              rank: e.rank,
-            });
+            await this.failWith(job, exitFailure(job, e.rank, workerId, b.code, b.signal, b.pid));
             return;
           }
           if (job.endedRanks.length === job.worldSize) {
@@ -681,10 +686,21 @@ export class Coordinator implements CoordinatorApi {
   // ---------------------------------------------------------------- monitor
 
   private async tick(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.ticking) return;
+    this.ticking = true;
+    try {
+      await this.checkMembers();
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /** Lost members, waiting jobs that may start now, and rendezvous that ran out of time. */
+  private async checkMembers(): Promise<void> {
     const now = this.now();
-    for (const w of [...this.workers.values()]) {
-      if (!ALIVE.has(w.state)) continue;
+    for (const id of [...this.workers.keys()]) {
+      const w = this.workers.get(id); // the newest record: earlier iterations awaited
+      if (!w || !ALIVE.has(w.state)) continue;
       const since = Math.max(w.lastHeartbeatAtMs, this.graceFromMs);
       const silentMs = now - since;
       if (silentMs > this.heartbeatTimeoutMs) {
@@ -776,6 +792,27 @@ export class Coordinator implements CoordinatorApi {
       );
     });
   }
+}
+
+/**
+ * The failure for an abnormal executor exit. When ranks fail together (one breaks, its peers' collectives
+ * break after it), the earliest error reported is the cause, whichever process exit arrives first.
+ */
+export function exitFailure(job: JobRecord, rank: number, workerId: string, code: number | null, signal: string | null, pid: number): Failure {
+  const how = code === null ? `was killed by ${signal ?? 'a signal'}` : `exited with code ${code}`;
+  const own = job.rankErrors[String(rank)];
+  const exited = `rank ${rank} on worker ${workerId} (pid ${pid}) ${how}`;
+  const first = Object.entries(job.rankErrors).sort(([ra, a], [rb, b]) => a.timeMs - b.timeMs || Number(ra) - Number(rb))[0];
+  if (first && Number(first[0]) !== rank && (!own || first[1].timeMs < own.timeMs)) {
+    const [firstRank, err] = first;
+    return {
+      code: 'RUNTIME_FAILED',
+      message: `rank ${firstRank} on worker ${err.workerId} failed: ${err.message}; then ${exited}${own ? `: ${own.message}` : ''}`,
+      workerId: err.workerId,
+      rank: Number(firstRank),
+    };
+  }
+  return { code: 'RUNTIME_FAILED', message: `${exited}${own ? `: ${own.message}` : '; its log lines are in the job events'}`, workerId, rank };
 }
 
 function workerStatus(w: WorkerRecord): WorkerStatus {

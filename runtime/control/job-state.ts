@@ -48,8 +48,8 @@ export interface JobRecord {
   endedRanks: number[];
   /** Workers of the current attempt declared lost. */
   lostWorkers: string[];
-  /** Last error line of each rank (from `{"event":"error"}`), for failure messages. */
-  rankErrors: Record<string, string>;
+  /** Error of each rank (its `{"event":"error"}`) and when its worker received it, for failure messages. */
+  rankErrors: Record<string, { message: string; workerId: string; timeMs: number }>;
   /** While stopping/restarting: the terminal state to reach and why. */
   pending: { state: 'failed' | 'stopped'; failure: Failure | null } | null;
   failure: Failure | null;

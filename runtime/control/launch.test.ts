@@ -1,7 +1,7 @@
 // Pieces of `uniap launch` that need no processes: device split, the Slurm script (checked by bash -n),
 // ssh arguments, plan/model checks, progress lines, per-iteration aggregation and the exit outcome.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -50,9 +50,14 @@ describe('launch helpers', () => {
       tls: null,
       repoDir: '/opt/uniap',
     });
-    const file = join(mkdtempSync(join(tmpdir(), 'uniap-sbatch-')), 'run.sbatch');
+    const dir = mkdtempSync(join(tmpdir(), 'uniap-sbatch-'));
+    const file = join(dir, 'run.sbatch');
     writeFileSync(file, script);
-    execFileSync('bash', ['-n', file]);
+    try {
+      execFileSync('bash', ['-n', file]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     expect(script).toMatch(/^#SBATCH --nodes=2$/m);
     expect(script).toMatch(/^#SBATCH --gpus-per-node=8$/m);
     expect(script).toMatch(/^export UNIAP_TOKEN=/m);

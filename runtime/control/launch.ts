@@ -8,7 +8,7 @@
 // argv), prints progress, and on the way out ends every process it started.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UniapError } from '../../configs/errors.ts';
@@ -104,10 +104,12 @@ export async function launch(o: LaunchOptions): Promise<LaunchResult> {
   const inputs = loadInputs(o.planPath, o.model);
   const training = { ...o.training };
   const world = inputs.plan.cluster.devices;
-  const remote = o.hosts !== null || o.slurmOut !== null;
+  const remote = o.hosts !== null || o.slurmOut !== null || o.coordinator !== null;
+  let autoCheckpointDir: string | null = null;
   if (training.maxRestarts > 0 && training.checkpointDir === null) {
     if (remote) throw new UniapError('CONFIG_INVALID', '--restart-on-failure on several hosts needs --checkpoint-dir on a file system every host shares');
     training.checkpointDir = mkdtempSync(join(tmpdir(), 'uniap-ckpt-'));
+    autoCheckpointDir = training.checkpointDir;
     if (training.checkpointEvery === 0) training.checkpointEvery = Math.max(1, Math.floor(training.steps / 10));
   }
   if (training.checkpointDir !== null) training.checkpointDir = resolve(training.checkpointDir);
@@ -134,8 +136,13 @@ export async function launch(o: LaunchOptions): Promise<LaunchResult> {
   const printer = new ProgressPrinter({ out: o.out, verbose: o.verbose, json: o.json }, { steps: training.steps, predictedTimePerIterationMs: inputs.plan.predictions?.timePerIterationMs ?? null });
   const sha = sha256Hex(inputs.planText);
   printer.note(`uniap launch: ${inputs.model.name}, plan ${o.planPath} (sha256 ${sha.slice(0, 12)}), ${world} rank(s), ${training.steps} steps`);
-  if (o.coordinator !== null) return attach(o, inputs, training, printer);
-  return runHere(o, inputs, training, printer);
+  try {
+    if (o.coordinator !== null) return await attach(o, inputs, training, printer);
+    return await runHere(o, inputs, training, printer);
+  } finally {
+    // A checkpoint directory made for --restart-on-failure lives only as long as the launch.
+    if (autoCheckpointDir !== null) rmSync(autoCheckpointDir, { recursive: true, force: true });
+  }
 }
 
 // ---------------------------------------------------------------- attach
@@ -160,7 +167,7 @@ async function watchUntilDone(api: CoordinatorApi, jobId: string, printer: Progr
   let last = 0;
   let done = false;
   let brokenSince: number | null = null;
-  const stopper = installInterrupt(() => void api.stopJob(jobId, 'interrupted (Ctrl-C)').catch(() => {}));
+  const stopper = installInterrupt((sig) => void api.stopJob(jobId, `interrupted (${sig})`).catch(() => {}));
   try {
     while (!done) {
       try {
@@ -190,13 +197,13 @@ async function watchUntilDone(api: CoordinatorApi, jobId: string, printer: Progr
 }
 
 /** First Ctrl-C/SIGTERM: `onFirst` (stop the job cleanly); a second one exits at once. */
-function installInterrupt(onFirst: () => void): () => void {
+function installInterrupt(onFirst: (signal: NodeJS.Signals) => void): () => void {
   let count = 0;
-  const handler = (): void => {
+  const handler = (signal: NodeJS.Signals): void => {
     count++;
     if (count === 1) {
-      process.stderr.write('\nstopping the job (Ctrl-C again to quit at once)\n');
-      onFirst();
+      process.stderr.write(`\n${signal}: stopping the job (again to quit at once)\n`);
+      onFirst(signal);
     } else process.exit(130);
   };
   process.on('SIGINT', handler);
@@ -238,6 +245,9 @@ async function runHere(o: LaunchOptions, inputs: Inputs, training: TrainingOptio
   const cleanup = async (): Promise<void> => {
     for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
   };
+  // Local workers keep their files here (a worker killed outright cannot remove its own).
+  const runDir = mkdtempSync(join(tmpdir(), 'uniap-launch-'));
+  cleanups.push(async () => rmSync(runDir, { recursive: true, force: true }));
   try {
     let redisUrl = o.redisUrl;
     if (redisUrl === null) {
@@ -279,7 +289,7 @@ async function runHere(o: LaunchOptions, inputs: Inputs, training: TrainingOptio
     const spawnLocal = (i: number, devices: number, offset: number, suffix = ''): void => {
       const id = `local-${i}${suffix}`;
       const deviceArgs = deviceKind === 'gpu' ? ['--device-ids', Array.from({ length: devices }, (_, d) => offset + d).join(','), '--device-kind', 'gpu'] : ['--devices', String(devices), '--device-kind', 'cpu'];
-      const p = uniapProcess('worker', ['--coordinator', coordinatorAddress, '--id', id, '--node-rank', String(i), '--host', '127.0.0.1', '--listen-host', '127.0.0.1', ...deviceArgs, ...common]);
+      const p = uniapProcess('worker', ['--coordinator', coordinatorAddress, '--id', id, '--node-rank', String(i), '--host', '127.0.0.1', '--listen-host', '127.0.0.1', '--work-dir', join(runDir, id), ...deviceArgs, ...common]);
       // Own process group: a Ctrl-C reaches only this process, which then stops the job in order.
       // Bound to this process: if it is killed outright, its workers (and their executors) go too.
       const cmd = dieWithParent(python, p.command, p.args);

@@ -27,6 +27,8 @@ export interface WorkerRunOptions {
   tls: TlsFiles | null;
   stopGraceMs: number;
   connectTimeoutMs: number;
+  /** null: a new temporary directory. Removed when the agent exits. */
+  workDir: string | null;
   log: (line: string) => void;
 }
 
@@ -62,7 +64,7 @@ export async function runWorker(o: WorkerRunOptions): Promise<WorkerExit> {
     nodeRank: o.nodeRank,
     python,
     executorRoot,
-    workDir: mkdtempSync(join(tmpdir(), 'uniap-worker-')),
+    workDir: o.workDir ?? mkdtempSync(join(tmpdir(), 'uniap-worker-')),
     stopGraceMs: o.stopGraceMs,
     connectTimeoutMs: o.connectTimeoutMs,
     version: `uniap worker, Python ${py.version}`,

@@ -53,14 +53,17 @@ function start(verb: 'worker' | 'coordinator', args: string[], env: NodeJS.Proce
   child.stderr?.on('data', keep);
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   cleanups.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    // SIGTERM first, so an agent removes its work directory; SIGKILL if it does not end.
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
     await exited;
+    clearTimeout(timer);
   });
   return { child, output, exited };
 }
 
 function worker(coordinator: string, id: string, devices: number, nodeRank: number, env: NodeJS.ProcessEnv = {}): Proc {
-  const args = ['--coordinator', coordinator, '--id', id, '--node-rank', String(nodeRank), '--devices', String(devices), '--device-kind', 'cpu', '--host', '127.0.0.1', '--listen-host', '127.0.0.1'];
+  const args = ['--coordinator', coordinator, '--id', id, '--node-rank', String(nodeRank), '--devices', String(devices), '--device-kind', 'cpu', '--host', '127.0.0.1', '--listen-host', '127.0.0.1', '--work-dir', join(tmp, `work-${id}-${++counter}`)];
   return start('worker', args, env);
 }
 
@@ -139,6 +142,15 @@ describe('uniap worker and coordinator processes over gRPC', () => {
     expect(isUnreachable(plain)).toBe(true);
     const wrong = await client(address, 'wrong-token', tls).getStatus(null).catch((e: unknown) => e);
     expect(isUniapError(wrong) && wrong.code).toBe('UNAUTHENTICATED');
+    // A worker with the same files joins and runs a job: TLS both ways (coordinator -> worker too).
+    const tlsArgs = ['--tls-cert', tls.certPath, '--tls-key', tls.keyPath, '--tls-ca', tls.caPath];
+    start('worker', ['--coordinator', address, '--id', 'worker-tls', '--devices', '1', '--device-kind', 'cpu', '--host', 'localhost', '--listen-host', '127.0.0.1', '--work-dir', join(dir, 'work'), ...tlsArgs]);
+    const cli = client(address, TOKEN, tls);
+    await waitFor('the TLS worker', async () => (await cli.getStatus(null)).workers.some((w) => w.state === 'idle'));
+    const { jobId } = await cli.submitJob({ jobId: null, planJson: JSON.stringify(dpPlan(1)), modelJson: doubleModelJson(), options: options({ steps: 2 }) });
+    const { events, push } = collect();
+    await cli.watchJob(jobId, 0, push, new AbortController().signal);
+    expect(resultOf(events)?.state).toBe('succeeded');
   });
 
   it('a coordinator killed and restarted on the same Redis reports the job and sees it to the end', async () => {
