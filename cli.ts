@@ -8,6 +8,8 @@ import { modelsCommand } from './cli/models.ts';
 import { clustersCommand } from './cli/clusters.ts';
 import { describeCommand } from './cli/describe.ts';
 import { estimateCommand } from './cli/estimate.ts';
+import { planCommand } from './cli/plan.ts';
+import { compareCommand } from './cli/compare.ts';
 import { profileCommand } from './cli/profile.ts';
 import { coordinatorCommand } from './cli/coordinator.ts';
 import { workerCommand } from './cli/worker.ts';
@@ -19,7 +21,9 @@ const commands = [
   clustersCommand,
   describeCommand,
   profileCommand,
+  planCommand,
   estimateCommand,
+  compareCommand,
   launchCommand,
   coordinatorCommand,
   workerCommand,

@@ -76,7 +76,7 @@ export async function searchPlan(input: CostModelInput, opts: SearchOptions = {}
 
   // S2: cheap bounds, then solve in ascending order (ties: 1F1B first); schedules proven dominated are dropped.
   const ranked: { config: Configuration; lb: number; tables?: CostTables }[] = [];
-  let start: { config: Configuration; placement: Placement; objectiveMs: number } | undefined;
+  let start: { config: Configuration; placement: Placement; objectiveMs: number; tables: CostTables } | undefined;
   const dominated: Configuration[] = [];
   const oneF1B = new Map<string, CostTables>();
   for (const config of configs) {
@@ -91,18 +91,22 @@ export async function searchPlan(input: CostModelInput, opts: SearchOptions = {}
       }
     }
     const lb = cheapBounds(t).tpiLbMs;
-    // keep the tables of configurations that may be solved (building them is most of this phase)
-    ranked.push({ config, lb, ...(Number.isFinite(lb) ? { tables: t } : {}) });
     // A first incumbent: the best uniform strategy on the even split (the Megatron-style baseline).
     for (const u of uniformCandidates(t, evenSplit(input.model, config.stages), { fsdp: true })) {
-      if (u.feasible && u.timePerIterationMs < (start?.objectiveMs ?? Infinity)) start = { config, placement: u.placement, objectiveMs: u.timePerIterationMs };
+      if (u.feasible && u.timePerIterationMs < (start?.objectiveMs ?? Infinity)) start = { config, placement: u.placement, objectiveMs: u.timePerIterationMs, tables: t };
     }
+    // Keep the tables of configurations that may still be solved (building them is most of this
+    // phase); those that cannot beat the first incumbent will be pruned and are rebuilt never.
+    const entry: (typeof ranked)[number] = { config, lb };
+    if (lb < (start?.objectiveMs ?? Infinity)) entry.tables = t;
+    ranked.push(entry);
+    if (start) for (const r of ranked) if (r.lb >= start.objectiveMs) delete r.tables;
   }
   oneF1B.clear();
   ranked.sort((x, y) => x.lb - y.lb || (x.config.schedule === '1f1b' ? -1 : 1) - (y.config.schedule === '1f1b' ? -1 : 1));
 
   let best: { tables: CostTables; placement: Placement; objectiveMs: number; config: Configuration } | undefined;
-  if (start) best = { ...start, tables: ranked.find((r) => r.config === start!.config)?.tables ?? buildCostTables(input, start.config) };
+  if (start) best = { ...start };
   const outcomes: ConfigurationOutcome[] = dominated.map((c) => ({ ...c, status: 'dominated' as const, lowerBoundMs: Number.NaN }));
   let pruned = dominated.length;
   let solverCalls = 0;

@@ -62,7 +62,7 @@ interface Backend {
 
 const FULL = { layers: 8, stages: 4, strategies: 4 };
 const BACKENDS: Backend[] = [
-  { name: 'exact', instances: 300, max: FULL, opts: {} },
+  { name: 'exact', instances: 500, max: FULL, opts: {} },
   { name: 'brute-force', instances: 0, max: FULL, opts: {}, skipComparison: 'brute force is the oracle the others are compared with' },
   { name: 'glpk', instances: 120, max: FULL, opts: { relGap: 0 }, reason: '~20 ms per solve' },
   { name: 'highs', instances: 50, max: FULL, opts: { relGap: 0 }, reason: '~0.15 s per solve' },

@@ -86,5 +86,7 @@ export function cheapBounds(t: CostTables): CheapBounds {
   // Float safety: bounds are shaved by a relative 1e-12 so that rounding never prunes the optimum.
   const sumLbMs = sum * (1 - 1e-12);
   const bottleneckLbMs = Math.max(worst, sum / t.stages) * (1 - 1e-12);
-  return { plainSumLbMs: plain * (1 - 1e-12), sumLbMs, bottleneckLbMs, tpiLbMs: sumLbMs + (t.microBatches - 1) * bottleneckLbMs };
+    // (c - 1) * Infinity would be NaN for c = 1
+  const tpiLbMs = t.microBatches > 1 ? sumLbMs + (t.microBatches - 1) * bottleneckLbMs : sumLbMs;
+  return { plainSumLbMs: plain * (1 - 1e-12), sumLbMs, bottleneckLbMs, tpiLbMs };
 }

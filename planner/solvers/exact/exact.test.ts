@@ -4,6 +4,7 @@ import { solveExact, nextDown, cheapBounds } from './exact.ts';
 import { layerClasses } from './classes.ts';
 import { solveHighs } from '../highs.ts';
 import { bruteForceSolver } from '../brute-force.ts';
+import { evaluatePlacement } from '../../cost-model/evaluate.ts';
 
 const GiB = 1024 ** 3;
 const llamaLike = (blocks: number, stages: number, schedule: 'gpipe' | '1f1b', g = 4) =>
@@ -69,12 +70,44 @@ describe('exact solver', () => {
     expect(same.status).toBe('optimal');
   });
 
-  it('cheap bounds never exceed the optimum', async () => {
-    for (let s = 0; s < 40; s++) {
-      const t = randomTables(700 + s, { layers: 5, stages: 1 + (s % 3), strategies: 3, tightness: 1 });
+  it('cheap bounds (plain and memory-aware) never exceed the optimum, and are infinite (not NaN) when nothing fits', async () => {
+    let memoryAware = 0;
+    for (let s = 0; s < 60; s++) {
+      const t = randomTables(700 + s, { layers: 5, stages: 1 + (s % 3), strategies: 3, tightness: (s % 4) / 3 });
+      const lb = cheapBounds(t);
+      if (lb.sumLbMs > lb.plainSumLbMs) memoryAware++;
       const bf = await bruteForceSolver.solve(t);
       if (bf.status !== 'optimal') continue;
-      expect(cheapBounds(t).tpiLbMs).toBeLessThanOrEqual(bf.objectiveMs! * (1 + 1e-12));
+      expect(lb.tpiLbMs, `seed ${s}`).toBeLessThanOrEqual(bf.objectiveMs! * (1 + 1e-12));
+    }
+    expect(memoryAware).toBeGreaterThan(5);
+    const t = randomTables(1, { layers: 4, stages: 2, strategies: 2, microBatches: 1 });
+    t.memoryBudgetBytes = 0;
+    expect(cheapBounds(t).tpiLbMs).toBe(Infinity);
+  });
+
+  it('with fixedStageStart optimizes the strategies of that split exactly (the Galvatron-style baseline)', async () => {
+    for (let s = 0; s < 30; s++) {
+      const t = randomTables(1300 + s, { layers: 6, stages: 3, strategies: 3, tightness: 0.6 + (s % 5) / 10 });
+      const split = [0, 2, 4];
+      const ex = await solveExact(t, { fixedStageStart: split });
+      // brute force over strategies on this split
+      let best = Infinity;
+      const opts = t.allowed.map((r) => r.flatMap((ok, k) => (ok ? [k] : [])));
+      const idx = new Array<number>(6).fill(0);
+      for (;;) {
+        const ev = evaluatePlacement(t, { stageStart: split, strategy: idx.map((j, u) => opts[u]![j]!) });
+        if (ev.feasible) best = Math.min(best, ev.timePerIterationMs);
+        let u = 5;
+        while (u >= 0 && idx[u] === opts[u]!.length - 1) idx[u--] = 0;
+        if (u < 0) break;
+        idx[u]!++;
+      }
+      if (best === Infinity) expect(ex.status, `seed ${s}`).toBe('infeasible');
+      else {
+        expect(ex.placement!.stageStart).toEqual(split);
+        expect(ex.objectiveMs!, `seed ${s}`).toBeCloseTo(best, 9);
+      }
     }
   });
 });
