@@ -8,12 +8,14 @@
 // is the max over ranks; the numbers are medians over the steps after warm-up, pooled over rounds.
 //
 //   npx tsx bench/runtime-vs-model.ts [--steps 8] [--warmup 2] [--rounds 3] [--batch 16]
-//       [--model tiny-gpt] [--cache-dir /tmp/uniap-bench-cache] [--quick] [--json]
+//       [--model tiny-gpt] [--cache-dir /tmp/uniap-bench-cache] [--fresh-profile] [--quick] [--json]
 //
 // --quick: a quick profile (1 warm-up, 3 repetitions, messages up to 4 MiB), 1 round of 6 steps.
-// The profile measurements are cached under --cache-dir, so reruns only time the plans. Delete the
-// folder to measure again.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// The profile measurements are cached under --cache-dir (quick and full apart: the profiler's cache
+// key does not include the repetitions), so reruns only time the plans. On a shared machine the
+// load when the profile was measured decides its scale: the script prints the load averages of
+// both moments, and --fresh-profile measures the profile again in this run (into a new folder).
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCluster } from '../configs/cluster-presets.ts';
@@ -39,7 +41,8 @@ const batch = Number(arg('batch', '16'));
 const steps = Number(arg('steps', quick ? '6' : '8'));
 const warmup = Number(arg('warmup', '2'));
 const rounds = Number(arg('rounds', quick ? '1' : '3'));
-const cacheDir = arg('cache-dir', join(tmpdir(), 'uniap-bench-cache'));
+const freshProfile = process.argv.includes('--fresh-profile');
+const cacheRoot = arg('cache-dir', join(tmpdir(), 'uniap-bench-cache'));
 const RANKS = 2;
 const CLUSTER = `local-cpu:${RANKS}`;
 
@@ -174,7 +177,10 @@ async function main(): Promise<void> {
   const log = (s: string) => {
     if (!json) process.stderr.write(s);
   };
+  const cacheDir = freshProfile ? mkdtempSync(join(tmpdir(), 'uniap-bench-profile-')) : join(cacheRoot, quick ? 'quick' : 'full');
+  mkdirSync(cacheDir, { recursive: true });
   log(`profiling ${modelName} on ${CLUSTER} (micro-batches ${needs.microBatches.join(',')}, tp ${needs.tpDegrees.join(',')}; cache ${cacheDir})\n`);
+  const loadBeforeProfile = os.loadavg()[0]!;
   const measuredProfile = await measureProfile({
     model, cluster, ...needs, cacheDir, quick,
     // 16 MiB covers the largest collective these plans issue (tiny-gpt: ~1 MiB of fp32 parameters per
@@ -183,6 +189,16 @@ async function main(): Promise<void> {
     progress: { write: log, isTTY: false, columns: 100 },
   });
   const profile: Profile = measuredProfile.profile!;
+  // The load average while the profile was measured, kept beside the cache for later runs.
+  const loadFile = join(measuredProfile.stats.cacheDir, 'bench-runtime-vs-model-load.json');
+  let profileLoad: { before: number; after: number; date: string; measured: number } | undefined;
+  if (measuredProfile.stats.measured > 0) {
+    profileLoad = { before: loadBeforeProfile, after: os.loadavg()[0]!, date: new Date().toISOString(), measured: measuredProfile.stats.measured };
+    writeFileSync(loadFile, JSON.stringify(profileLoad));
+  } else if (existsSync(loadFile)) {
+    profileLoad = JSON.parse(readFileSync(loadFile, 'utf8')) as typeof profileLoad;
+  }
+  if (freshProfile) rmSync(cacheDir, { recursive: true, force: true });
   const threads = profile.provenance.versions?.threadsPerProcess ?? '1';
 
   // (2) Predict with the measured profile and with the datasheet (spec) profile.
@@ -257,7 +273,7 @@ async function main(): Promise<void> {
   const summary = {
     model: modelName, cluster: CLUSTER, ranks: RANKS, globalBatch: batch, steps, warmup, rounds, quick, threadsPerRank: Number(threads),
     cpus: os.cpus().length,
-    loadAverage: { start: loadStart, end: loadEnd, meanDuringRuns: rows.reduce((a, r) => a + r.meanLoad, 0) / rows.length },
+    loadAverage: { start: loadStart, end: loadEnd, meanDuringRuns: rows.reduce((a, r) => a + r.meanLoad, 0) / rows.length, profile: profileLoad ?? null },
     profile: { ...measuredProfile.stats, overlapSlowdown: profile.overlapSlowdown, links: profile.links },
     rows,
     measuredProfile: fromProfile,
@@ -282,17 +298,26 @@ async function main(): Promise<void> {
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(line(head));
   for (const b of body) console.log(line(b));
+  console.log(
+    '(comm: share of the ranks\' step time blocked on collectives; the measured profile counts TP all-reduces inside the layer times, so "comm pred" leaves them out. ' +
+      'p2p wait: pipeline receives and sends, bubble included. The cost model has no optimizer step.)',
+  );
   const acc = (name: string, a: Accuracy) =>
     `${name.padEnd(18)} Spearman ${a.spearman.toFixed(2).padStart(5)}  ratio spread ${a.ratioSpread.toFixed(2)}x  mean |error| ${a.meanAbsErrorFactor.toFixed(2)}x`;
   console.log(acc('measured profile:', fromProfile));
   console.log(acc('datasheet profile:', fromDatasheet));
+  // How many times larger the datasheet's error is, in log terms (1.5x vs 1.2x error: ln 1.5 / ln 1.2).
+  const logRatio = (a: number, b: number) => (Math.log(b) < 1e-9 ? 'inf' : `${(Math.log(a) / Math.log(b)).toFixed(2)}x`);
   console.log(
-    `measured profile vs datasheet: mean |error| ${(fromDatasheet.meanAbsErrorFactor / fromProfile.meanAbsErrorFactor).toFixed(2)}x smaller, ` +
-      `ratio spread ${(fromDatasheet.ratioSpread / fromProfile.ratioSpread).toFixed(2)}x smaller, Spearman ${fromProfile.spearman.toFixed(2)} vs ${fromDatasheet.spearman.toFixed(2)}`,
+    `datasheet / measured profile (> 1: the measured profile predicts better): mean |error| ${logRatio(fromDatasheet.meanAbsErrorFactor, fromProfile.meanAbsErrorFactor)}, ` +
+      `ratio spread ${logRatio(fromDatasheet.ratioSpread, fromProfile.ratioSpread)} (both in log terms); Spearman ${fromProfile.spearman.toFixed(2)} vs ${fromDatasheet.spearman.toFixed(2)}`,
   );
+  const atProfile = profileLoad
+    ? `; while profiling (${profileLoad.date}${measuredProfile.stats.measured === 0 ? ', cached' : ''}) ${profileLoad.before.toFixed(2)} -> ${profileLoad.after.toFixed(2)}`
+    : '';
   console.log(
-    `load average (1 min) ${loadStart[0]!.toFixed(2)} at start, ${summary.loadAverage.meanDuringRuns.toFixed(2)} mean at run starts, ${loadEnd[0]!.toFixed(2)} at end ` +
-      `on ${os.cpus().length} CPUs; ${(summary.wallMs / 1000).toFixed(0)} s in all`,
+    `load average (1 min) on ${os.cpus().length} CPUs: ${loadStart[0]!.toFixed(2)} at start, ${summary.loadAverage.meanDuringRuns.toFixed(2)} mean at run starts, ` +
+      `${loadEnd[0]!.toFixed(2)} at end${atProfile}; ${(summary.wallMs / 1000).toFixed(0)} s in all`,
   );
 }
 

@@ -124,38 +124,36 @@ export function buildCostTables(input: CostModelInput, config: TableConfig): Cos
   const p2p = (bytes: number, from: Strategy, to: Strategy, nodes: number): number =>
     2 * lookup.collectiveMs('p2p', bytes / Math.min(from.dp, to.dp), 2, nodes);
 
+  // Layers with equal boundary bytes share one K x K matrix of each kind (identical blocks).
   const K = strategies.length;
+  const multiNode = cluster.nodes.length > 1;
+  const matrices = new Map<number, { R: number[][]; P0: number[][]; P1: number[][] }>();
+  const matricesFor = (bytes: number) => {
+    let v = matrices.get(bytes);
+    if (!v) {
+      const R: number[][] = [];
+      const P0: number[][] = [];
+      const P1: number[][] = [];
+      for (let k = 0; k < K; k++) {
+        const from = strategies[k]!;
+        R.push(strategies.map((to) => (bytes === 0 ? 0 : reshard(bytes, from, to))));
+        const intra = strategies.map((to) => (bytes === 0 ? 0 : p2p(bytes, from, to, 1)));
+        P0.push(intra);
+        P1.push(multiNode ? strategies.map((to) => (bytes === 0 ? 0 : p2p(bytes, from, to, 2))) : intra);
+      }
+      v = { R, P0, P1 };
+      matrices.set(bytes, v);
+    }
+    return v;
+  };
   const reshardMs: number[][][] = [];
   const p2pIntra: number[][][] = [];
   const p2pInter: number[][][] = [];
-  const multiNode = cluster.nodes.length > 1;
   for (let u = 0; u < L; u++) {
-    const R: number[][] = [];
-    const P0: number[][] = [];
-    const P1: number[][] = [];
-    for (let k = 0; k < K; k++) {
-      const rr: number[] = [];
-      const p0: number[] = [];
-      const p1: number[] = [];
-      for (let l = 0; l < K; l++) {
-        if (u === L - 1) {
-          rr.push(0);
-          p0.push(0);
-          p1.push(0);
-          continue;
-        }
-        const bytes = boundaryBytes[u]!;
-        rr.push(reshard(bytes, strategies[k]!, strategies[l]!));
-        p0.push(p2p(bytes, strategies[k]!, strategies[l]!, 1));
-        p1.push(multiNode ? p2p(bytes, strategies[k]!, strategies[l]!, 2) : p0[p0.length - 1]!);
-      }
-      R.push(rr);
-      P0.push(p0);
-      P1.push(p1);
-    }
-    reshardMs.push(R);
-    p2pIntra.push(P0);
-    p2pInter.push(P1);
+    const m = matricesFor(boundaryBytes[u]!); // the last layer has no boundary: 0 bytes, all zeros
+    reshardMs.push(m.R);
+    p2pIntra.push(m.P0);
+    p2pInter.push(m.P1);
   }
 
   const boundaryClass: (0 | 1)[] = [];
