@@ -21,6 +21,7 @@ const env: CacheEnvironment = {
   processes: 2,
   threadsPerProcess: 1,
   code: 'abc',
+  method: 'warmup3-reps10',
 };
 const layerKey = { shapeKey: 'decoder:h=128', variant: '', dtype: 'fp32', microBatch: 2, tp: 1 };
 const layer = { forwardMs: 1, backwardMs: 2, spread: 0.1, activationBytes: 10, workingSetBytes: 5, parameterBytes: 7, memoryMethod: 'x', repetitions: 3 };
@@ -42,11 +43,12 @@ describe('MeasurementCache', () => {
     expect(JSON.parse(readFileSync(path.join(c.dir, 'environment.json'), 'utf8'))).toEqual(env);
   });
 
-  it('keys by environment: other versions or process counts see nothing', () => {
+  it('keys by environment: other versions, process counts or repetition counts see nothing', () => {
     const root = path.join(tmp, 'b');
     new MeasurementCache(root, env).putLayer(layerKey, layer);
     expect(new MeasurementCache(root, { ...env, torch: '2.3.0' }).getLayer(layerKey)).toBeUndefined();
     expect(new MeasurementCache(root, { ...env, processes: 4 }).getLayer(layerKey)).toBeUndefined();
+    expect(new MeasurementCache(root, { ...env, method: 'warmup1-reps3' }).getLayer(layerKey)).toBeUndefined();
     expect(environmentKey({ ...env })).toBe(environmentKey(env));
   });
 

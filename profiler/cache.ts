@@ -9,7 +9,7 @@
 //         each measurement finishes, so Ctrl-C leaves every finished one usable; a torn last line is
 //         ignored on reading).
 // Root: --cache-dir, else $UNIAP_CACHE_DIR, else $XDG_CACHE_HOME/uniap, else ~/.cache/uniap.
-import { createHash } from 'node:crypto';
+import { fingerprint } from '../configs/canonical-json.ts';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,6 +34,8 @@ export interface CacheEnvironment {
   threadsPerProcess: number;
   /** Hash of the measuring scripts and of the executor's layer code (profiler/measure/code-hash.ts). */
   code: string;
+  /** Warm-up and repetition counts: measurements taken with fewer repetitions are not reused. */
+  method: string;
 }
 
 export interface LayerKey {
@@ -103,7 +105,7 @@ export function defaultCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
 
 /** First 16 hex digits of sha256 over the canonical JSON (sorted keys). */
 export function environmentKey(env: CacheEnvironment): string {
-  return sha16(canonical(env));
+  return fingerprint(env);
 }
 
 export function layerKeyString(k: LayerKey): string {
@@ -193,19 +195,3 @@ export class MeasurementCache {
   }
 }
 
-function sha16(s: string): string {
-  return createHash('sha256').update(s).digest('hex').slice(0, 16);
-}
-
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    return `{${Object.keys(o)
-      .filter((k) => o[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v);
-}

@@ -128,6 +128,8 @@ export async function measureProfile(o: MeasureOptions): Promise<MeasureResult> 
   const executorDir = o.executorDir ?? EXECUTOR_DIR;
   const dtype = resolveDtype(o.model, placement.kind, o.dtype);
   const quick = o.quick ?? false;
+  const warmup = o.warmup ?? (quick ? 1 : 3);
+  const reps = o.reps ?? (quick ? 3 : 10);
   const env: CacheEnvironment = {
     hardware: placement.kind === 'gpu' ? info.gpuName : `cpu:${info.cpuModel}`,
     kind: placement.kind,
@@ -141,6 +143,8 @@ export async function measureProfile(o: MeasureOptions): Promise<MeasureResult> 
     processes: placement.processes,
     threadsPerProcess: placement.kind === 'cpu' ? placement.threads : 0,
     code: measurementCodeHash(executorDir),
+    // A quick 3-repetition measurement must not stand in for a full one.
+    method: `warmup${warmup}-reps${reps}`,
   };
   const cache = new MeasurementCache(cacheRoot, env);
   const plan = planMeasurements(
@@ -152,8 +156,8 @@ export async function measureProfile(o: MeasureOptions): Promise<MeasureResult> 
       dtype,
       processes: placement.processes,
       maxMessageBytes: o.maxMessageBytes ?? (quick ? QUICK_MAX_MESSAGE_BYTES : FULL_MAX_MESSAGE_BYTES),
-      warmup: o.warmup ?? (quick ? 1 : 3),
-      reps: o.reps ?? (quick ? 3 : 10),
+      warmup,
+      reps,
       ...(o.skipLinks ? { skipLinks: true } : {}),
     },
     cache,
