@@ -1,27 +1,10 @@
 // `uniap clusters` output (table and --json) and the cluster part of `uniap describe`.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import yargs from 'yargs';
+import { runCommand } from '../tests/helpers/run-command.ts';
 import { loadCluster } from '../configs/cluster-presets.ts';
 import { clustersCommand, formatClusterDescription } from './clusters.ts';
 
-/** Run `uniap clusters [--json]` through yargs, the way cli.ts wires it, and capture stdout. */
-async function run(json: boolean): Promise<string> {
-  let out = '';
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  });
-  try {
-    await yargs(json ? ['clusters', '--json'] : ['clusters'])
-      .option('json', { type: 'boolean', default: false })
-      .command(clustersCommand)
-      .strict()
-      .parseAsync();
-  } finally {
-    spy.mockRestore();
-  }
-  return out;
-}
+const run = (json: boolean) => runCommand(clustersCommand as never, json ? ['clusters', '--json'] : ['clusters']);
 
 describe('uniap clusters', () => {
   afterEach(() => vi.restoreAllMocks());

@@ -1,27 +1,10 @@
 // `uniap models` output (table and --json) and the model part of `uniap describe`.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import yargs from 'yargs';
+import { runCommand } from '../tests/helpers/run-command.ts';
 import { loadModel, modelPresetNames } from '../configs/model-presets.ts';
 import { formatModelDescription, modelsCommand } from './models.ts';
 
-/** Run `uniap models [--json]` through yargs, the way cli.ts wires it, and capture stdout. */
-async function run(json: boolean): Promise<string> {
-  let out = '';
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  });
-  try {
-    await yargs(json ? ['models', '--json'] : ['models'])
-      .option('json', { type: 'boolean', default: false })
-      .command(modelsCommand)
-      .strict()
-      .parseAsync();
-  } finally {
-    spy.mockRestore();
-  }
-  return out;
-}
+const run = (json: boolean) => runCommand(modelsCommand as never, json ? ['models', '--json'] : ['models']);
 
 describe('uniap models', () => {
   afterEach(() => vi.restoreAllMocks());
