@@ -43,8 +43,10 @@ export async function main(argv: string[]): Promise<void> {
     .version(false)
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((msg, err) => {
-      if (err) throw err;
-      throw new UsageError(msg);
+      // yargs reports argument problems (including .check() failures) with a message; anything else
+      // that reaches here is a handler's own error and keeps its identity.
+      if (err && (isUniapError(err) || !msg)) throw err;
+      throw new UsageError(msg || err?.message || 'invalid arguments');
     });
   await cli.parseAsync();
 }

@@ -69,6 +69,7 @@ describe('uniap CLI', () => {
       writeFileSync(p, typeof v === 'string' ? v : JSON.stringify(v));
       return p;
     };
+    it('a bad number option', () => expectOneLineError(uniap('plan', '--model', 'tiny-gpt', '--cluster', 'local-cpu:2', '--batch', '0'), /--batch must be a positive integer, got 0/));
     it('missing file', () => expectOneLineError(uniap('describe', '--model', join(dir, 'nope.json')), /not found/));
     it('unknown preset', () => expectOneLineError(uniap('describe', 'gpt-5'), /neither a model nor a cluster preset/));
     it('broken JSON', () => expectOneLineError(uniap('describe', '--model', write('broken.json', '{"name": ')), /JSON/));
