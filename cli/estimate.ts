@@ -2,7 +2,8 @@
 import type { CommandModule } from 'yargs';
 import { loadPlan } from '../planner/plan-io.ts';
 import { checkPlan } from '../planner/plan-io.ts';
-import { estimatePlan, type EstimateReport } from '../planner/estimate.ts';
+import { estimatePlan, optionsForPlan, type EstimateReport } from '../planner/estimate.ts';
+import { UniapError } from '../configs/errors.ts';
 import type { Plan } from '../planner/plan.ts';
 import { withPlanningOptions, planningInput, type PlanningArgs } from './inputs.ts';
 import { fmtBytes, fmtMs, fmtPercent, table, printJson } from './format.ts';
@@ -21,19 +22,23 @@ export const estimateCommand: CommandModule<object, EstimateArgs> = {
       .example('uniap estimate --model llama-2-7b --cluster h100-1x8 --plan plan.json', '') as never,
   handler: (argv) => {
     const plan = loadPlan(argv.plan);
-    const input = planningInput(argv, plan.globalBatch);
+    if (argv.batch !== undefined && argv.batch !== plan.globalBatch) {
+      throw new UniapError('CONFIG_INVALID', `--batch ${argv.batch} differs from the plan's global batch ${plan.globalBatch}; leave --batch out (estimate evaluates the plan as written) or plan again with --batch ${argv.batch}`);
+    }
+    const memoryOverride = argv['memory-gb'] !== undefined ? { memoryBudgetBytes: argv['memory-gb'] * 1024 ** 3 } : {};
+    const input = planningInput(argv, plan.globalBatch, (cluster) => optionsForPlan(plan, cluster, memoryOverride));
     checkPlan(plan, input.model, input.cluster, argv.plan);
     const report = estimatePlan(input, plan);
     if (argv.json) printJson(report);
-    else process.stdout.write(formatEstimate(plan, report) + '\n');
+    else process.stdout.write(formatEstimate(plan, report, input.model.name, input.cluster.name) + '\n');
     if (!report.feasible) process.exitCode = 3;
   },
 };
 
-export function formatEstimate(plan: Plan, r: EstimateReport): string {
+export function formatEstimate(plan: Plan, r: EstimateReport, modelName: string, clusterName: string): string {
   const out: string[] = [];
   const p = r.predictions;
-  out.push(`Plan: ${plan.model.name} on ${plan.cluster.name} (${plan.cluster.devices} devices), batch ${plan.globalBatch} = ${plan.microBatches} x ${plan.microBatchSize}, ${plan.pipelineDegree} stage(s), ${plan.schedule}`);
+  out.push(`Plan: ${modelName} on ${clusterName} (${plan.cluster.devices} devices), batch ${plan.globalBatch} = ${plan.microBatches} x ${plan.microBatchSize}, ${plan.pipelineDegree} stage(s), ${plan.schedule}`);
   out.push(`Time per iteration: ${fmtMs(r.timePerIterationMs)}  (compute ${fmtMs(r.breakdown.computeMs)}, exposed communication ${fmtMs(r.breakdown.exposedCommMs)}, pipeline bubble ${fmtMs(r.breakdown.bubbleMs)})`);
   out.push(`Throughput: ${p.samplesPerSecond.toFixed(2)} samples/s, ${Math.round(p.tokensPerSecond)} tokens/s, MFU ${fmtPercent(p.mfu)}`);
   out.push(`Bottleneck: ${r.bottleneck.kind === 'stage' ? `stage ${r.bottleneck.stage}` : `P2P after stage ${r.bottleneck.stage}`} at ${fmtMs(r.bottleneck.timeMs)} per micro-batch`);

@@ -4,9 +4,10 @@ import type { Argv } from 'yargs';
 import { loadModel } from '../configs/model-presets.ts';
 import { loadCluster } from '../configs/cluster-presets.ts';
 import { loadProfile } from '../profiler/profile-io.ts';
-import { prepareCostModel, type CostModelInput } from '../planner/cost-model/input.ts';
+import { prepareCostModel, type CostModelInput, type CostModelOptions } from '../planner/cost-model/input.ts';
 import { clusterFromProfile } from '../profiler/profile-cluster.ts';
 import { UniapError } from '../configs/errors.ts';
+import type { ClusterSpec } from '../configs/cluster-spec.ts';
 
 export interface PlanningArgs {
   model: string;
@@ -33,7 +34,12 @@ export function withPlanningOptions<T>(y: Argv<T>, opts: { batchRequired: boolea
     });
 }
 
-export function planningInput(argv: PlanningArgs, batchOverride?: number): CostModelInput {
+/** `extra` adds options that depend on the cluster (e.g. the TP degrees a plan to estimate uses). */
+export function planningInput(
+  argv: PlanningArgs,
+  batchOverride?: number,
+  extra: (cluster: ClusterSpec) => Partial<CostModelOptions> = () => ({}),
+): CostModelInput {
   const model = loadModel(argv.model);
   const profile = argv.profile ? loadProfile(argv.profile) : undefined;
   let cluster;
@@ -43,7 +49,7 @@ export function planningInput(argv: PlanningArgs, batchOverride?: number): CostM
     throw new UniapError('CONFIG_INVALID', 'no cluster given; pass --cluster NAME (see `uniap clusters`) or an imported --profile that carries its cluster');
   }
   const batch = batchOverride ?? argv.batch;
-  const options: { memoryBudgetBytes?: number; allowCrossNodeTp?: boolean } = { allowCrossNodeTp: argv['allow-cross-node-tp'] ?? false };
+  const options: Partial<CostModelOptions> = { allowCrossNodeTp: argv['allow-cross-node-tp'] ?? false, ...extra(cluster) };
   if (argv['memory-gb'] !== undefined) options.memoryBudgetBytes = argv['memory-gb'] * 1024 ** 3;
   return prepareCostModel(model, cluster, { globalBatch: batch, ...(profile ? { profile } : {}), options });
 }

@@ -266,8 +266,9 @@ describe('tensor parallelism', () => {
     expect([8, 16].map((t) => tpDivides(gpt13, t))).toEqual([true, false]);
     const vit = loadModel('vit-huge');
     expect([tpDivides(vit.layers[0]!, 16), tpDivides(vit.layers[0]!, 3)]).toEqual([true, false]);
-    expect(tpDivides(vit.layers.at(-1)!, 3)).toBe(true);
-    expect(tpDivides(loadModel('llama-2-7b').layers[0]!, 7)).toBe(true);
+    expect([3, 8].map((t) => tpDivides(vit.layers.at(-1)!, t))).toEqual([false, true]); // 1000 classes
+    expect([7, 8].map((t) => tpDivides(loadModel('llama-2-7b').layers[0]!, t))).toEqual([false, true]); // vocab 32000
+    expect(tpDivides(loadModel('gpt-3-6.7b').layers[0]!, 2)).toBe(false); // vocab 50257: the executor would replicate
     expect([0, 1.5, -2].map((t) => tpDivides(l70, t))).toEqual([false, false, false]);
   });
 

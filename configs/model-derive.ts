@@ -348,8 +348,9 @@ export function layerTpCollectives(l: LayerSpec): TpCollectives {
 /**
  * Whether Megatron-style TP of degree `tp` can split this layer: attention heads and FFN columns
  * divide evenly, and KV heads divide too (Megatron-Core splits query groups and asserts
- * num_query_groups % tp == 0; it does not replicate KV heads). Embedding and head: always (Megatron
- * pads the vocabulary to a multiple of tp, --make-vocab-size-divisible-by). Patch embedding: its
+ * num_query_groups % tp == 0; it does not replicate KV heads). Embedding and head: the vocabulary
+ * (or class count) divides, as the executor splits it (runtime/executor/uniap_exec/layers.py; Megatron
+ * pads instead, --make-vocab-size-divisible-by, which we do not). Patch embedding: its
  * output channels (hidden) divide. Swin patch merging is replicated, so it adds no condition.
  */
 export function tpDivides(l: LayerSpec, tp: number): boolean {
@@ -357,7 +358,7 @@ export function tpDivides(l: LayerSpec, tp: number): boolean {
   switch (l.type) {
     case 'embedding':
     case 'head':
-      return true;
+      return l.vocabSize % tp === 0;
     case 'patch-embedding':
       return l.hiddenSize % tp === 0;
     case 'encoder':

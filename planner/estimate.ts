@@ -4,6 +4,7 @@
 // so a searched plan's predictions equal its estimate.
 import type { Plan, PlanPredictions } from './plan.ts';
 import type { CostModelInput, CostModelOptions } from './cost-model/input.ts';
+import type { ClusterSpec } from '../configs/cluster-spec.ts';
 import { buildCostTables } from './cost-model/build.ts';
 import { evaluatePlacement, stageRange } from './cost-model/evaluate.ts';
 import type { DetailedLayerCost } from './cost-model/layer-cost.ts';
@@ -49,20 +50,26 @@ export interface EstimateReport {
   violations: string[];
 }
 
-/** Options that make every strategy the plan uses available (estimate must accept any valid plan). */
-export function optionsForPlan(plan: Plan, input: CostModelInput): CostModelOptions {
-  const maxTp = Math.max(...plan.stages.flatMap((s) => s.strategies.map((r) => r.tp)));
-  return {
-    ...input.options,
+/**
+ * Options that make every strategy the plan uses available (estimate must accept any valid plan),
+ * and the memory budget the plan was made under unless the caller overrides it.
+ */
+export function optionsForPlan(plan: Plan, cluster: ClusterSpec, base: Partial<CostModelOptions> = {}): Partial<CostModelOptions> {
+  const planTp = Math.max(...plan.stages.flatMap((s) => s.strategies.map((r) => r.tp)));
+  const perNode = devicesPerNode(cluster);
+  const out: Partial<CostModelOptions> = {
+    ...base,
     allowFsdp: true,
     allowRecompute: true,
-    maxTp: Math.max(maxTp, input.options.maxTp ?? 0),
-    allowCrossNodeTp: input.options.allowCrossNodeTp || maxTp > devicesPerNode(input.cluster),
+    maxTp: Math.max(planTp, base.maxTp ?? perNode),
+    allowCrossNodeTp: (base.allowCrossNodeTp ?? false) || planTp > perNode,
   };
+  if (out.memoryBudgetBytes === undefined && plan.predictions) out.memoryBudgetBytes = plan.predictions.usableMemoryBytes;
+  return out;
 }
 
 export function estimatePlan(input0: CostModelInput, plan: Plan): EstimateReport {
-  const input: CostModelInput = { ...input0, options: optionsForPlan(plan, input0) };
+  const input: CostModelInput = { ...input0, options: { ...input0.options, ...optionsForPlan(plan, input0.cluster, input0.options) } };
   const tables = buildCostTables(input, { stages: plan.pipelineDegree, microBatches: plan.microBatches, schedule: plan.schedule });
   const placement = placementFromPlan(plan, tables);
   const ev = evaluatePlacement(tables, placement);

@@ -1,7 +1,8 @@
 // Reading and checking Plan JSON (hand-written or exported). `parsePlan` validates the structure;
 // `checkPlan` validates it against the model and cluster it claims to run on, naming every factor
 // of a degree mismatch.
-import { readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { readFileSync, existsSync, writeFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Plan, PlanStage, StrategyRun, PlanPredictions, PlanSearch } from './plan.ts';
 import { PLAN_SCHEMA_VERSION } from './plan.ts';
 import type { ModelSpec } from '../configs/model-spec.ts';
@@ -10,6 +11,8 @@ import { totalDevices } from '../configs/cluster-spec.ts';
 import { JsonReader } from '../configs/validate.ts';
 import { UniapError } from '../configs/errors.ts';
 import { tpDivides } from '../configs/model-derive.ts';
+import { modelFingerprint } from '../configs/model-presets.ts';
+import { clusterFingerprint } from '../configs/cluster-presets.ts';
 
 export function loadPlan(path: string): Plan {
   if (!existsSync(path)) {
@@ -25,7 +28,12 @@ export function loadPlan(path: string): Plan {
 }
 
 export function savePlan(plan: Plan, path: string): void {
-  writeFileSync(path, JSON.stringify(plan, null, 2) + '\n');
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, JSON.stringify(plan, null, 2) + '\n');
+  } catch (e) {
+    throw new UniapError('FILE_NOT_FOUND', `cannot write the plan to ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose a writable path for --out`);
+  }
 }
 
 function pair(r: JsonReader): [number, number] {
@@ -155,14 +163,39 @@ function checkPlanShape(plan: Plan, file: string): void {
   if (nextLayer !== plan.model.layers) fail('$.stages', `stages cover ${nextLayer} layers but model.layers is ${plan.model.layers}`, 'cover every layer of the model');
 }
 
-/** Checks against the actual model and cluster: layer count, device count, TP divisibility, micro-batch split. */
+/**
+ * The plan was made for this model: same layer count, and same fingerprint when the plan records one
+ * (a hand-written plan may leave it out). `launch` and `estimate` both check this.
+ */
+export function checkPlanModel(plan: Plan, model: ModelSpec, file = 'plan', modelArg = model.name): void {
+  if (plan.model.layers !== model.layers.length) {
+    throw new UniapError(
+      'DEGREE_MISMATCH',
+      `${file} is a plan for ${plan.model.name} (${plan.model.layers} layers) but --model ${modelArg} has ${model.layers.length} layers; pass --model ${plan.model.name} or plan this model (uniap plan --model ${modelArg})`,
+    );
+  }
+  const fp = modelFingerprint(model);
+  if (plan.model.fingerprint && plan.model.fingerprint !== fp) {
+    throw new UniapError(
+      'CONFIG_INVALID',
+      `${file} was made for model ${plan.model.name} with fingerprint ${plan.model.fingerprint}, but --model ${modelArg} has fingerprint ${fp}; plan this model again, or remove "fingerprint" from the plan to use it anyway`,
+    );
+  }
+}
+
+/** Checks against the actual model and cluster: model identity, device count and cluster identity, TP divisibility, micro-batch split. */
 export function checkPlan(plan: Plan, model: ModelSpec, cluster: ClusterSpec, file = 'plan'): void {
   const n = totalDevices(cluster);
-  if (plan.model.layers !== model.layers.length) {
-    throw new UniapError('DEGREE_MISMATCH', `${file}: the plan is for ${plan.model.layers} layers (${plan.model.name}) but ${model.name} has ${model.layers.length}; plan again for this model`);
-  }
+  checkPlanModel(plan, model, file);
   if (plan.cluster.devices !== n) {
     throw new UniapError('DEGREE_MISMATCH', `${file}: the plan uses ${plan.cluster.devices} devices (${plan.cluster.name}) but ${cluster.name} has ${n}; plan again for this cluster or pass --cluster ${plan.cluster.name}`);
+  }
+  const cfp = clusterFingerprint(cluster);
+  if (plan.cluster.fingerprint && plan.cluster.fingerprint !== cfp) {
+    throw new UniapError(
+      'CONFIG_INVALID',
+      `${file} was made for cluster ${plan.cluster.name} with fingerprint ${plan.cluster.fingerprint}, but ${cluster.name} has fingerprint ${cfp} (other devices or links); pass --cluster ${plan.cluster.name}, plan again, or remove "fingerprint" from the plan to use it anyway`,
+    );
   }
   for (const s of plan.stages) {
     for (const run of s.strategies) {

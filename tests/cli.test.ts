@@ -62,6 +62,20 @@ describe('uniap CLI', () => {
     expect(r.out).toMatch(/Does not fit: memory of stage 0/);
   });
 
+  it('plan --out writes a plan that estimate reproduces exactly; a changed model or batch is refused', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'uniap-plan-'));
+    const out = join(dir, 'sub', 'plan.json');
+    expect(uniap('plan', '--model', 'tiny-gpt', '--cluster', 'local-cpu:2', '--batch', '8', '--out', out).code).toBe(0);
+    const plan = JSON.parse(readFileSync(out, 'utf8'));
+    const est = JSON.parse(uniap('estimate', '--model', 'tiny-gpt', '--cluster', 'local-cpu:2', '--plan', out, '--json').out);
+    expect(est.timePerIterationMs).toBe(plan.predictions.timePerIterationMs);
+    expectOneLineError(uniap('estimate', '--model', 'tiny-gpt', '--cluster', 'local-cpu:2', '--plan', out, '--batch', '4'), /--batch 4 differs from the plan's global batch 8/);
+    plan.model.fingerprint = '0123456789abcdef';
+    writeFileSync(out, JSON.stringify(plan));
+    expectOneLineError(uniap('estimate', '--model', 'tiny-gpt', '--cluster', 'local-cpu:2', '--plan', out), /was made for model tiny-gpt with fingerprint 0123456789abcdef, but --model tiny-gpt has fingerprint/);
+    expectOneLineError(uniap('plan', '--model', 'tiny-gpt', '--cluster', 'local-cpu:2', '--batch', '8', '--out', join(out, 'x.json')), /cannot write the plan to .*; choose a writable path for --out/);
+  });
+
   describe('bad input: one line naming the problem and the fix', () => {
     const dir = mkdtempSync(join(tmpdir(), 'uniap-cli-'));
     const write = (name: string, v: unknown) => {

@@ -10,7 +10,7 @@ import { evaluatePlacement } from './evaluate.ts';
 import { syntheticProfile } from './synthetic-profile.ts';
 import { planFromPlacement } from '../plan-build.ts';
 import { estimatePlan } from '../estimate.ts';
-import { layerParameters, layerStoredParameters, layerActivationBytes } from '../../configs/model-derive.ts';
+import { layerParameters, layerStoredParameters, layerActivationBytes, boundaryActivationBytes } from '../../configs/model-derive.ts';
 import type { Placement, CostTables } from './tables.ts';
 import type { Strategy } from '../strategy.ts';
 import { sameStrategy } from '../strategy.ts';
@@ -94,6 +94,23 @@ describe('time per iteration: closed forms', () => {
     const c = t.cost[layer.index]![k]!;
     expect(c.breakdown.gradSyncExposedMs).toBeCloseTo((arMs - 2) / 4, 6);
     expect(c.breakdown.overlappedCommMs).toBeCloseTo(2 / 4, 6);
+  });
+});
+
+describe('resharding between layers (R)', () => {
+  it('an all-gather of the boundary activations over max(dp)/min(dp) ranks when dp changes, else nothing', () => {
+    const [lat, bw, B, c] = [0.02, 0.5, 8, 2];
+    const t = buildCostTables(input(4, B, { latencyMs: lat, busBandwidthGBps: bw }), { stages: 1, microBatches: c, schedule: 'gpipe' });
+    const dp4 = index(t, { dp: 4, tp: 1, fsdp: false, recompute: false });
+    const dp2 = index(t, { dp: 2, tp: 2, fsdp: false, recompute: false });
+    const dp1 = index(t, { dp: 1, tp: 4, fsdp: false, recompute: true });
+    const u = 1;
+    const bytes = boundaryActivationBytes(model, u, B / c);
+    const ag = (n: number, gathered: number) => lat + ((n - 1) / n) * (gathered / (bw * 1e6));
+    expect(t.reshardMs[u]![dp4]![dp4]).toBe(0);
+    expect(t.reshardMs[u]![dp4]![dp2]).toBeCloseTo(ag(2, bytes / 2), 9); // forward gather, 2 shards
+    expect(t.reshardMs[u]![dp2]![dp4]).toBeCloseTo(ag(2, bytes / 2), 9); // backward gather of gradients
+    expect(t.reshardMs[u]![dp4]![dp1]).toBeCloseTo(ag(4, bytes), 9);
   });
 });
 

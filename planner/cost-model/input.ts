@@ -39,11 +39,14 @@ export function devicesPerNode(cluster: ClusterSpec): number {
   return cluster.nodes[0]?.devices ?? 0;
 }
 
+/** The largest tensor-parallel degree `options` allow on a group of g devices. */
+function tpCap(cluster: ClusterSpec, g: number, options: CostModelOptions): number {
+  return options.maxTp ?? (options.allowCrossNodeTp ? g : devicesPerNode(cluster));
+}
+
 /** Tensor-parallel degrees a stage of `g` devices may use under `options`. */
 export function tpDegreesFor(cluster: ClusterSpec, g: number, options: CostModelOptions): number[] {
-  const perNode = devicesPerNode(cluster);
-  const cap = options.maxTp ?? (options.allowCrossNodeTp ? g : perNode);
-  return divisors(g).filter((t) => t <= cap);
+  return divisors(g).filter((t) => t <= tpCap(cluster, g, options));
 }
 
 /**
@@ -72,7 +75,7 @@ export function prepareCostModel(
     args.profile ??
     deriveSpecProfile(model, cluster, {
       microBatches: divisors(B),
-      tpDegrees: divisors(n).filter((t) => t <= (options.maxTp ?? (options.allowCrossNodeTp ? n : devicesPerNode(cluster)))),
+      tpDegrees: tpDegreesFor(cluster, n, options),
     });
   if (args.profile?.cluster) {
     const pc = args.profile.cluster;

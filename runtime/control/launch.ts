@@ -12,10 +12,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UniapError } from '../../configs/errors.ts';
-import { loadModel, modelFingerprint } from '../../configs/model-presets.ts';
+import { loadModel } from '../../configs/model-presets.ts';
 import type { ModelSpec } from '../../configs/model-spec.ts';
 import type { Plan } from '../../planner/plan.ts';
-import { loadPlan } from '../../planner/plan-io.ts';
+import { checkPlanModel, loadPlan } from '../../planner/plan-io.ts';
 import { startCoordinatorService, type CoordinatorService } from './coordinator-main.ts';
 import { dieWithParent } from './die-with-parent.ts';
 import { sha256Hex } from './coordinator.ts';
@@ -74,19 +74,7 @@ export function loadInputs(planPath: string, modelArg: string): Inputs {
   const plan = loadPlan(planPath);
   const planText = readFileSync(planPath, 'utf8');
   const model = loadModel(modelArg);
-  if (plan.model.layers !== model.layers.length) {
-    throw new UniapError(
-      'DEGREE_MISMATCH',
-      `${planPath} is a plan for ${plan.model.name} (${plan.model.layers} layers) but --model ${modelArg} has ${model.layers.length} layers; pass --model ${plan.model.name} or plan this model (uniap plan --model ${modelArg})`,
-    );
-  }
-  const fp = modelFingerprint(model);
-  if (plan.model.fingerprint && plan.model.fingerprint !== fp) {
-    throw new UniapError(
-      'CONFIG_INVALID',
-      `${planPath} was made for model ${plan.model.name} with fingerprint ${plan.model.fingerprint}, but --model ${modelArg} has fingerprint ${fp}; plan this model again, or remove "fingerprint" from the plan to run it anyway`,
-    );
-  }
+  checkPlanModel(plan, model, planPath, modelArg);
   return { plan, planText, model };
 }
 
