@@ -137,6 +137,24 @@ describe('executor parity on tiny-gpt (Gloo, CPU)', () => {
     expectClose(lossesOf(results), reference, 'hybrid 4 ranks');
   }, TIMEOUT);
 
+  it('one stage of 4 ranks whose layers go dp4 -> dp2 tp2 -> tp4 -> dp4 fsdp -> dp2 tp2 -> dp4: resharding over subgroups', async () => {
+    const plan = handPlan(model, [
+      {
+        layers: [0, 5], devices: 4, runs: [
+          { layers: [0, 0], dp: 4, tp: 1 },
+          { layers: [1, 1], dp: 2, tp: 2 },
+          { layers: [2, 2], dp: 1, tp: 4 },
+          { layers: [3, 3], dp: 4, tp: 1, fsdp: true },
+          { layers: [4, 4], dp: 2, tp: 2, recompute: true },
+          { layers: [5, 5], dp: 4, tp: 1 },
+        ],
+      },
+    ], { globalBatch: 8, microBatches: 2, schedule: '1f1b' });
+    const results = await train(model, plan, 'reshard4');
+    checkReports(plan, results);
+    expectClose(lossesOf(results), reference, 'resharding on 4 ranks');
+  }, TIMEOUT);
+
   it('the bf16 mixed-precision path (forced on CPU) runs the mixed plan close to fp32', async () => {
     const results = await train(model, mixedPlan(model), 'bf16', { steps: 2, env: { UNIAP_NUM_THREADS: '1', UNIAP_COMPUTE_DTYPE: 'bf16' } });
     const losses = lossesOf(results);

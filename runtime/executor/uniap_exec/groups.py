@@ -2,9 +2,10 @@
 
 Layout (planner/strategy.ts): a stage's ranks are tp-innermost, local rank = dpIndex * tp + tpIndex,
 so a layer's tensor-parallel group is tp consecutive ranks and its data-parallel group the ranks of
-the stage with the same tpIndex. Every (dp, tp) pair a stage uses gets its groups; the stage group
-serves activation resharding between layers of different dp; the tie group joins the ranks holding a
-tied embedding or head.
+the stage with the same tpIndex. Every (dp, tp) pair a stage uses gets its groups; resharding between layers of different dp uses, for each pair of dp degrees
+(small, large), groups of r = large / small ranks with stride tp_large = size / large (the ranks whose
+large-dp shards make up one small-dp shard); the tie group joins the ranks holding a tied embedding
+or head.
 """
 from __future__ import annotations
 
@@ -37,14 +38,12 @@ class Groups:
         self.stage: Stage = spec.stage_of_rank(rank)
         self.local = rank - self.stage.first_rank
         self._places: Dict[Tuple[int, int], Place] = {}
-        self.stage_group: Optional[object] = None
         self.tie_group: Optional[object] = None
         self.tie_ranks: List[int] = []
+        # (small dp, large dp) -> (group, r, this rank's index j in it)
+        self._reshard: Dict[Tuple[int, int], Tuple[object, int, int]] = {}
         for st in spec.stages:
             mine = st.index == self.stage.index
-            g = comm.new_group(st.ranks) if st.size > 1 else None
-            if mine:
-                self.stage_group = g
             for dp in sorted({s.dp for s in st.strategies.values()}):
                 tp = st.size // dp
                 my_dp_group = my_tp_group = None
@@ -62,6 +61,17 @@ class Groups:
                             my_dp_group = grp
                 if mine:
                     self._places[(dp, tp)] = Place(dp, tp, self.local // tp, self.local % tp, my_dp_group, my_tp_group)
+            dps = sorted({s.dp for s in st.strategies.values()})
+            for a in range(len(dps)):
+                for b in range(a + 1, len(dps)):
+                    small, large = dps[a], dps[b]
+                    r, stride = large // small, st.size // large
+                    for block in range(0, st.size, r * stride):
+                        for o in range(stride):
+                            ranks = [st.first_rank + block + o + j * stride for j in range(r)]
+                            grp = comm.new_group(ranks)
+                            if rank in ranks:
+                                self._reshard[(small, large)] = (grp, r, ranks.index(rank))
         tied = spec.tied_layers()
         if tied:
             self.tie_ranks = sorted({r for u in tied for r in spec.stage_of_layer(u).ranks})
@@ -72,3 +82,7 @@ class Groups:
 
     def place(self, dp: int, tp: int) -> Place:
         return self._places[(dp, tp)]
+
+    def reshard_group(self, dp_a: int, dp_b: int) -> Tuple[object, int, int]:
+        """(group, r, index of this rank) joining the shards that differ between dp_a and dp_b."""
+        return self._reshard[(min(dp_a, dp_b), max(dp_a, dp_b))]

@@ -4,8 +4,8 @@ Activation layout: under a layer with strategy (dp, tp) on a stage of g = dp * t
 l holds rows [i * b/dp, (i + 1) * b/dp) of the micro-batch, i = l // tp, replicated over its tp group.
 Gradients of activations follow Megatron's convention: every tp replica holds the full gradient of
 its rows (the f operator all-reduces inside the layer).
-- Inside a stage, consecutive layers with different dp are resharded by `_Reshard` (all-gather over
-  the stage, keep the new rows; backward does the same with the layouts swapped).
+- Inside a stage, consecutive layers with different dp are resharded by `_Reshard`: an all-gather
+  over r = max(dp)/min(dp) ranks when dp shrinks, a local slice when it grows (backward: the reverse).
 - Between stages, each receiving rank gets exactly its rows from the sending ranks whose rows overlap
   (spread over the sender's tp replicas), so no extra reshard is needed after a P2P (`Boundary`).
 Schedules: GPipe (all forwards, then all backwards) and 1F1B (Narayanan et al. 2021, PipeDream-Flush
@@ -27,33 +27,38 @@ from .runner import LayerRunner
 from .spec import RunSpec, Stage
 
 
+def _gather_rows(t: torch.Tensor, group, r: int) -> torch.Tensor:
+    out, work = comm.all_gather_flat(t.contiguous(), group, r)
+    return comm.finish_gather(out, work)
+
+
+def _slice_rows(t: torch.Tensor, r: int, j: int) -> torch.Tensor:
+    rows = t.shape[0] // r
+    return t[j * rows:(j + 1) * rows].contiguous()
+
+
 class _Reshard(torch.autograd.Function):
+    """Fewer dp shards (dp shrinks): all-gather the r shards of the new rows over the reshard group,
+    backward slices this rank's piece of the gradient. More shards (dp grows): slice locally, backward
+    all-gathers the gradient pieces. Every tp replica holds its rows' full gradient (Megatron), so the
+    slice needs no communication. Matches R[u][k][l] of the cost model (planner/cost-model/build.ts)."""
+
     @staticmethod
-    def forward(ctx, t, group, size, local, dp_from, dp_to):  # type: ignore[override]
-        ctx.args = (group, size, local, dp_to, dp_from)
-        return _reshard_rows(t, group, size, local, dp_from, dp_to)
+    def forward(ctx, t, group, r, j, gather):  # type: ignore[override]
+        ctx.args = (group, r, j, gather)
+        return _gather_rows(t, group, r) if gather else _slice_rows(t, r, j)
 
     @staticmethod
     def backward(ctx, g):  # type: ignore[override]
-        group, size, local, dp_from, dp_to = ctx.args
-        return _reshard_rows(g, group, size, local, dp_from, dp_to), None, None, None, None, None
-
-
-def _reshard_rows(t: torch.Tensor, group, size: int, local: int, dp_from: int, dp_to: int) -> torch.Tensor:
-    tp_from, tp_to = size // dp_from, size // dp_to
-    rows = t.shape[0]
-    out, work = comm.all_gather_flat(t.contiguous(), group, size)
-    everyone = comm.finish_gather(out, work)  # [size * rows, ...], rank-major
-    full = torch.cat([everyone[(d * tp_from) * rows:(d * tp_from + 1) * rows] for d in range(dp_from)])
-    new_rows = full.shape[0] // dp_to
-    i = local // tp_to
-    return full[i * new_rows:(i + 1) * new_rows].contiguous()
+        group, r, j, gather = ctx.args
+        return (_slice_rows(g, r, j) if gather else _gather_rows(g, group, r)), None, None, None, None
 
 
 def reshard(t: torch.Tensor, groups: Groups, dp_from: int, dp_to: int) -> torch.Tensor:
     if dp_from == dp_to:
         return t
-    return _Reshard.apply(t, groups.stage_group, groups.stage.size, groups.local, dp_from, dp_to)
+    group, r, j = groups.reshard_group(dp_from, dp_to)
+    return _Reshard.apply(t, group, r, j, dp_to < dp_from)
 
 
 def _overlap(a0: int, a1: int, b0: int, b1: int) -> Tuple[int, int]:
