@@ -98,15 +98,6 @@ def all_reduce(t: torch.Tensor, group, async_op: bool = False):
     return None
 
 
-def all_gather_list(t: torch.Tensor, group, size: int) -> List[torch.Tensor]:
-    """Every rank's `t` (same shape everywhere), synchronously, in rank order."""
-    src = t.contiguous().float() if _gloo_needs_fp32(t) else t.contiguous()
-    parts = [torch.empty_like(src) for _ in range(size)]
-    with blocking():
-        dist.all_gather(parts, src, group=group)
-    return [p.to(t.dtype) for p in parts] if src.dtype != t.dtype else parts
-
-
 def all_gather_flat(t: torch.Tensor, group, size: int, async_op: bool = False) -> Tuple[torch.Tensor, object]:
     """Concatenate the equal-sized 1-D (or batch-leading) tensors of every rank of `group`.
 

@@ -18,16 +18,17 @@ Inputs and outputs per layer type (b = micro-batch size on this rank, s = layer_
 - cross-decoder:   x [b, s, hiddenSize], encoder_out [b, encoderSeqLength, hiddenSize] -> like x
 - swin:            x [b, resolution^2, hiddenSize], or with patchMerging
                    x [b, (2*resolution)^2, inputHiddenSize]       -> [b, resolution^2, hiddenSize]
-- head:            x [b, s, hiddenSize] -> logits [b, s, vocabSize] (language model) or
-                   [b, vocabSize] (classifier); `layer.loss(logits, labels)` = mean cross-entropy.
-Every output is complete and replicated on the tensor-parallel ranks (the row-parallel all-reduce
-and the head's logit all-gather are inside forward), so `sum(y).backward()` style measurements see
-the full tensor-parallel cost.
+- head:            x [b, s, hiddenSize] -> logits [b, s, vocabSize / tp] (language model) or
+                   [b, vocabSize / tp] (classifier): this rank's vocabulary shard when the head is
+                   split; `layer.loss(logits, labels)` = mean cross-entropy over the whole vocabulary
+                   (vocabulary-parallel: a max and two sums all-reduced, logits never gathered).
+Every other output is complete and replicated on the tensor-parallel ranks (the row-parallel
+all-reduce is inside forward), so `sum(y).backward()` style measurements see the tensor-parallel cost.
 
 Tensor parallelism (Megatron-LM, Shoeybi et al. 2019, "f" and "g" operators): attention splits heads
 (q/k/v column-parallel, output projection row-parallel), MLPs split the FFN dimension (up/gate
 column-parallel, down row-parallel), the embedding splits the vocabulary (masked lookup then
-all-reduce), the head splits the vocabulary and all-gathers the logits. Norms, biases after the
+all-reduce), the head splits the vocabulary and computes the cross-entropy on the shards. Norms, biases after the
 row-parallel all-reduce, position tables, patch convolution and Swin patch merging are replicated;
 their gradients are identical on every tensor-parallel rank, so they need no tensor-parallel reduction.
 Requirements: heads, kvHeads, ffnSize divisible by tp (a clear ValueError otherwise); vocabulary not
@@ -108,29 +109,12 @@ class _ReduceFromTP(torch.autograd.Function):
         return g, None
 
 
-class _GatherLastDim(torch.autograd.Function):
-    """All-gather along the last dimension forward; take this rank's slice backward."""
-
-    @staticmethod
-    def forward(ctx, x, tp):  # type: ignore[override]
-        ctx.tp = tp
-        return torch.cat(comm.all_gather_list(x, tp.group, tp.size), dim=-1)
-
-    @staticmethod
-    def backward(ctx, g):  # type: ignore[override]
-        return g.chunk(ctx.tp.size, dim=-1)[ctx.tp.rank].contiguous(), None
-
-
 def copy_to_tp(x: torch.Tensor, tp: TPGroup) -> torch.Tensor:
     return x if tp.size == 1 else _CopyToTP.apply(x, tp)
 
 
 def reduce_from_tp(x: torch.Tensor, tp: TPGroup) -> torch.Tensor:
     return x if tp.size == 1 else _ReduceFromTP.apply(x, tp)
-
-
-def gather_last_dim(x: torch.Tensor, tp: TPGroup) -> torch.Tensor:
-    return x if tp.size == 1 else _GatherLastDim.apply(x, tp)
 
 
 # ---- deterministic full-weight initialization, then slicing ---------------------------------------
@@ -495,10 +479,44 @@ class Block(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
+class _VocabParallelCrossEntropy(torch.autograd.Function):
+    """Mean cross-entropy of logits split over the vocabulary (Megatron-LM's vocab-parallel cross
+    entropy, Shoeybi et al. 2019): all-reduce the max, the target logit and the sum of exponentials
+    over the tp group; keeps only this shard's softmax (4 * tokens * V / tp bytes) for backward."""
+
+    @staticmethod
+    def forward(ctx, logits, labels, tp, v_start):  # type: ignore[override]
+        x = logits.float()
+        v_local = x.shape[-1]
+        m = x.max(dim=-1).values
+        with comm.blocking():
+            torch.distributed.all_reduce(m, op=torch.distributed.ReduceOp.MAX, group=tp.group)
+        x = x - m.unsqueeze(-1)
+        mine = (labels >= v_start) & (labels < v_start + v_local)
+        idx = (labels - v_start).clamp(0, v_local - 1)
+        target = x.gather(-1, idx.unsqueeze(-1)).squeeze(-1) * mine
+        comm.all_reduce(target, tp.group)
+        e = x.exp()
+        total = e.sum(dim=-1)
+        comm.all_reduce(total, tp.group)
+        softmax = e.div_(total.unsqueeze(-1))
+        ctx.save_for_backward(softmax, idx, mine)
+        ctx.dtype = logits.dtype
+        return (total.log() - target).mean()
+
+    @staticmethod
+    def backward(ctx, g):  # type: ignore[override]
+        softmax, idx, mine = ctx.saved_tensors
+        grad = softmax.clone()
+        grad.scatter_add_(-1, idx.unsqueeze(-1), -mine.to(grad.dtype).unsqueeze(-1))
+        grad.mul_(g / idx.numel())
+        return grad.to(ctx.dtype), None, None, None
+
+
 class Head(nn.Module):
     """Final norm (+ MLM transform) + vocabulary projection (language model) or classifier.
 
-    The projection splits the vocabulary / classes over tp and all-gathers the logits."""
+    The projection splits the vocabulary / classes over tp; the loss is computed on the shards."""
 
     def __init__(self, spec: Dict[str, Any], tp: TPGroup, init: _Init, *, classifier: bool, pool: str,
                  tie_source: int) -> None:
@@ -507,6 +525,7 @@ class Head(nn.Module):
         self.classifier, self.pool = classifier, pool
         self.split = tp.size > 1 and V % tp.size == 0
         self.tp = tp if self.split else TPGroup.single()
+        self.v_start = (V // tp.size) * tp.rank if self.split else 0
         self.norm = Norm(spec["norm"], h, init, "norm")
         if spec["headTransform"]:
             self.t_weight = init.param(init.full("transform.weight", (h, h), "normal"))
@@ -528,12 +547,13 @@ class Head(nn.Module):
             x = x[:, 0] if self.pool == "cls" else x.mean(dim=1)
         if self.t_weight is not None:
             x = self.t_norm(F.gelu(F.linear(x, self.t_weight, self.t_bias)))
-        logits = F.linear(copy_to_tp(x, self.tp), self.weight, self.bias)
-        return gather_last_dim(logits, self.tp)
+        return F.linear(copy_to_tp(x, self.tp), self.weight, self.bias)
 
-    @staticmethod
-    def loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1))
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        flat, targets = logits.reshape(-1, logits.shape[-1]), labels.reshape(-1)
+        if self.split:
+            return _VocabParallelCrossEntropy.apply(flat, targets, self.tp, self.v_start)
+        return F.cross_entropy(flat.float(), targets)
 
 
 def build_layer(layer_spec: Dict[str, Any], tp: TPGroup, dtype: torch.dtype, seed: int, *,
