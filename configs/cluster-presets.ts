@@ -2,7 +2,7 @@
 // `local-cpu` / `local-cpu:N` (N Gloo processes on this machine, numbers from the OS), or a path
 // to a ClusterConfig JSON file. Also the cluster's fingerprint for plans and the preset listing.
 import { fingerprint } from './canonical-json.ts';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { type ClusterConfig, type ClusterSpec, type LinkSpec, totalDevices } from './cluster-spec.ts';
@@ -58,6 +58,9 @@ export function loadCluster(nameOrPath: string): ClusterSpec {
         `cluster file ${nameOrPath} not found; check the path, or use a preset (${clusterPresetNames().join(', ')})`,
         { path: nameOrPath },
       );
+    }
+    if (!statSync(nameOrPath).isFile()) {
+      throw new UniapError('FILE_NOT_FOUND', `"${nameOrPath}" is a directory, not a cluster file; give the path of a cluster JSON`, { path: nameOrPath });
     }
     return resolveCluster(readJson(nameOrPath, nameOrPath), nameOrPath);
   }

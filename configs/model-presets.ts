@@ -51,6 +51,9 @@ export function loadModel(nameOrPath: string): ModelSpec {
     return { ...resolveModel(readJsonFile(file), file), source: nameOrPath };
   }
   if (existsSync(nameOrPath) && statSync(nameOrPath).isFile()) return modelFromJson(readJsonFile(nameOrPath), nameOrPath);
+  if (existsSync(nameOrPath)) {
+    throw new UniapError('FILE_NOT_FOUND', `"${nameOrPath}" is a directory, not a model file; give the path of a model JSON or a Hugging Face config.json inside it`, { path: nameOrPath });
+  }
   if (looksLikePath(nameOrPath)) {
     throw new UniapError('FILE_NOT_FOUND', `model file "${nameOrPath}" not found; give the path of a model JSON or a Hugging Face config.json, or a preset name (uniap models)`, { path: nameOrPath });
   }

@@ -84,6 +84,10 @@ describe('uniap CLI', () => {
       return p;
     };
     it('a bad number option', () => expectOneLineError(uniap('plan', '--model', 'tiny-gpt', '--cluster', 'local-cpu:2', '--batch', '0'), /--batch must be a positive integer, got 0/));
+    it('a directory given as a file', () => {
+      expectOneLineError(uniap('describe', '--model', dir), /is a directory, not a model file/);
+      expectOneLineError(uniap('describe', '--cluster', dir), /is a directory, not a cluster file/);
+    });
     it('missing file', () => expectOneLineError(uniap('describe', '--model', join(dir, 'nope.json')), /not found/));
     it('unknown preset', () => expectOneLineError(uniap('describe', 'gpt-5'), /neither a model nor a cluster preset/));
     it('broken JSON', () => expectOneLineError(uniap('describe', '--model', write('broken.json', '{"name": ')), /JSON/));
