@@ -10,7 +10,7 @@ import { ProfileLookup } from '../../profiler/profile-lookup.ts';
 import { usableMemoryBytes } from '../../profiler/profile.ts';
 import { tpDivides, boundaryActivationBytes, layerShapeKey } from '../../configs/model-derive.ts';
 import { layerCost, type DetailedLayerCost } from './layer-cost.ts';
-import { tpGroupNodes, dpGroupNodes, boundaryCrossesNodes, maxNodesOfGroups } from './groups.ts';
+import { tpGroupNodes, dpGroupNodes, boundaryCrossesNodes, maxNodesOfGroups, nodesSpanned } from './groups.ts';
 import { UniapError } from '../../configs/errors.ts';
 
 export interface TableConfig {
@@ -98,6 +98,7 @@ export function buildCostTables(input: CostModelInput, config: TableConfig): Cos
     allowed.push([...row.ok]);
     cost.push([...row.cost]);
   }
+  chargeTiedTableSync(input, cost, d, g, c, lookup);
 
   // R[u][k][l]: activations between layers are split over dp (batch) and replicated over tp. When the
   // next layer has fewer dp shards, each device all-gathers the missing batch shards in forward; when
@@ -191,3 +192,30 @@ const NOT_ALLOWED: DetailedLayerCost = Object.freeze({
   forwardMs: 0,
   backwardMs: 0,
 }) as DetailedLayerCost;
+
+/**
+ * Tied vocabulary tables (GPT's LM head, T5's decoder embedding and head) keep copies whose gradients
+ * the executor sums once per step: one all-reduce of the full vocab x hidden table in fp32 over the
+ * ranks of the stages holding a copy (runtime/executor/uniap_exec/tie.py), after the backward, not
+ * overlapped. Megatron-LM does the same for the embedding and output layer on the first and last
+ * stage. Charged on the last tied layer, 1/c per micro-batch; the group is the one stage (d = 1) or
+ * the first and last stage (d > 1, where the table owner and the head sit).
+ */
+function chargeTiedTableSync(input: CostModelInput, cost: LayerCost[][], d: number, g: number, c: number, lookup: ProfileLookup): void {
+  const tied = input.model.layers.filter((l) => l.tiedEmbedding && (l.type === 'head' || l.type === 'embedding'));
+  const last = tied[tied.length - 1];
+  if (!last) return;
+  const ranks = Array.from({ length: g }, (_, j) => j);
+  if (d > 1) for (let j = 0; j < g; j++) ranks.push((d - 1) * g + j);
+  const bytes = 4 * last.vocabSize * last.hiddenSize;
+  const perMicroBatchMs = lookup.collectiveMs('all-reduce', bytes, ranks.length, nodesSpanned(input.cluster, ranks)) / c;
+  cost[last.index] = cost[last.index]!.map((lc) =>
+    lc === NOT_ALLOWED
+      ? lc
+      : {
+          ...lc,
+          timeMs: lc.timeMs + perMicroBatchMs,
+          breakdown: { ...lc.breakdown, gradSyncExposedMs: lc.breakdown.gradSyncExposedMs + perMicroBatchMs },
+        },
+  );
+}

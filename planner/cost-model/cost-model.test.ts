@@ -61,7 +61,24 @@ describe('time per iteration: closed forms', () => {
     const p = (L / d) * 3 * (B / c);
     const o = 2 * lat; // forward activation + backward gradient, latency-bound
     expect(ev.p2pTimeMs.slice(0, d - 1)).toEqual(new Array(d - 1).fill(expect.closeTo(o, 9)));
-    expect(ev.timePerIterationMs).toBeCloseTo(d * p + (d - 1) * o + (c - 1) * p, 6);
+    // tiny-gpt's head is tied: the last stage also pays the tied-table all-reduce, 1/c per micro-batch.
+    const head = model.layers[L - 1]!;
+    const tie = (lat + ((2 * (2 - 1)) / 2) * ((4 * head.vocabSize * head.hiddenSize) / (1e9 * 1e6))) / c;
+    expect(ev.stageTimeMs[d - 1]! - ev.stageTimeMs[0]!).toBeCloseTo(tie, 9);
+    expect(ev.timePerIterationMs).toBeCloseTo(d * p + tie + (d - 1) * o + (c - 1) * (p + tie), 6);
+  });
+
+  it('a tied head pays one all-reduce of the fp32 vocabulary table per iteration over the stages holding copies', () => {
+    const [lat, bw, B, c] = [0.1, 0.5, 8, 4];
+    const head = model.layers[L - 1]!;
+    const bytes = 4 * head.vocabSize * head.hiddenSize;
+    const ar = (n: number) => lat + ((2 * (n - 1)) / n) * (bytes / (bw * 1e6));
+    const k0 = (t: CostTables) => index(t, { dp: 1, tp: 1, fsdp: false, recompute: false });
+    const one = buildCostTables(input(1, B, { latencyMs: lat, busBandwidthGBps: bw }), { stages: 1, microBatches: c, schedule: 'gpipe' });
+    expect(one.cost[L - 1]![k0(one)]!.breakdown.gradSyncExposedMs).toBe(0); // a group of one rank
+    const two = buildCostTables(input(2, B, { latencyMs: lat, busBandwidthGBps: bw }), { stages: 2, microBatches: c, schedule: 'gpipe' });
+    expect(two.cost[L - 1]![k0(two)]!.breakdown.gradSyncExposedMs).toBeCloseTo(ar(2) / c, 9);
+    expect(two.cost[0]![k0(two)]!.breakdown.gradSyncExposedMs).toBe(0); // charged once, on the head
   });
 
   it('recomputation adds one forward per micro-batch', () => {
