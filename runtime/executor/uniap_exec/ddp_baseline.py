@@ -14,9 +14,7 @@ import contextlib
 import datetime
 import os
 import resource
-import sys
 import time
-import traceback
 from typing import List, Optional
 
 from . import events
@@ -96,18 +94,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     events.install()
     _die_with_parent()
     args = parse_args(argv)
-    rank = 0
-    try:
-        rank = _env_int("RANK", 0)
-        run(args, rank)
-        return 0
-    except Exception as e:
-        traceback.print_exc(file=sys.stderr)
-        events.emit("error", rank=rank, message=f"{type(e).__name__}: {e}")
-        return 1
+    return events.guarded(lambda: run(args, _env_int("RANK", 0)), lambda: _env_int("RANK", 0))
 
 
 if __name__ == "__main__":
-    code = main()
-    sys.stderr.flush()
-    os._exit(code)
+    events.exit_process(main())

@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, Optional, TextIO
+import traceback
+from typing import Any, Callable, Optional, TextIO
 
 _out: Optional[TextIO] = None
 
@@ -32,3 +33,25 @@ def emit(event: str, **fields: Any) -> None:
 def log(message: str) -> None:
     sys.stderr.write(message.rstrip("\n") + "\n")
     sys.stderr.flush()
+
+
+def guarded(body: Callable[[], None], rank: Callable[[], int]) -> int:
+    """Run an entry point's body: 0 on success; on an exception, the traceback to stderr, one error
+    event, and 1 (the executor contract's failure path)."""
+    try:
+        body()
+        return 0
+    except Exception as e:
+        traceback.print_exc(file=sys.stderr)
+        try:
+            r = rank()
+        except Exception:
+            r = 0
+        emit("error", rank=r, message=f"{type(e).__name__}: {e}")
+        return 1
+
+
+def exit_process(code: int) -> None:
+    """Exit at once: a failed rank must not hang on process-group destructors at interpreter teardown."""
+    sys.stderr.flush()
+    os._exit(code)

@@ -14,9 +14,7 @@ import datetime
 import os
 import resource
 import signal
-import sys
 import time
-import traceback
 from typing import Dict, List, Optional
 
 from . import events
@@ -198,19 +196,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     events.install()
     _die_with_parent()
     args = parse_args(argv)
-    rank = 0
-    try:
-        rank = _env_int("RANK", 0)
-        run(args, rank)
-        return 0
-    except Exception as e:  # one error event, then a non-zero exit; the traceback goes to stderr
-        traceback.print_exc(file=sys.stderr)
-        events.emit("error", rank=rank, message=f"{type(e).__name__}: {e}")
-        return 1
+    return events.guarded(lambda: run(args, _env_int("RANK", 0)), lambda: _env_int("RANK", 0))
 
 
 if __name__ == "__main__":
-    code = main()
-    sys.stderr.flush()
-    # Skip interpreter teardown: a failed rank must not hang on process-group destructors.
-    os._exit(code)
+    events.exit_process(main())
