@@ -119,7 +119,7 @@ describe('activation memory (Korthikanti et al. 2022, sec. 4)', () => {
 
   it('embedding and heads: ids + mask; LM head 4sbh/t (1 + v/h) with sequence parallel (sec. 4.3)', () => {
     const m = loadModel('gpt-3-175b');
-    const [s, h, v, b] = [2048, 12288, 50257, 1];
+    const [s, h, v, b] = [2048, 12288, 50304, 1]; // vocabulary padded to a multiple of 128
     expectExact(layerActivationBytes(m.layers[0]!, b, 8), 8 * s * b + s * b * h);
     expectExact(layerActivationBytes(m.layers.at(-1)!, b, 8, { sequenceParallel: true }), ((4 * s * b * h) / 8) * (1 + v / h));
     expectExact(layerActivationBytes(m.layers.at(-1)!, b, 1), 4 * s * b * h + 4 * s * b * v);
@@ -163,14 +163,14 @@ describe('parameters', () => {
     expect(modelParameters(q) - nonEmbeddingParameters(q)).toBe(2 * 152064 * 3584);
     expect(Math.abs(nonEmbeddingParameters(q) / 6.53e9 - 1)).toBeLessThan(0.001); // Qwen2.5 report: 6.53B
     const g = loadModel('gpt-3-175b');
-    expect(modelParameters(g) - nonEmbeddingParameters(g)).toBe(50257 * 12288 + 2048 * 12288);
+    expect(modelParameters(g) - nonEmbeddingParameters(g)).toBe(50304 * 12288 + 2048 * 12288);
   });
 });
 
 describe('FLOPs', () => {
   it('per token equals 6 * (matmul weights incl. LM head) + 12 * L * h * s for dense decoders', () => {
     for (const [name, L, h, f, kvWidth, V, s, gated] of [
-      ['gpt-3-175b', 96, 12288, 49152, 12288, 50257, 2048, false],
+      ['gpt-3-175b', 96, 12288, 49152, 12288, 50304, 2048, false],
       ['llama-2-7b', 32, 4096, 11008, 4096, 32000, 4096, true],
       ['llama-2-70b', 80, 8192, 28672, 1024, 32000, 4096, true],
     ] as const) {
@@ -257,7 +257,7 @@ describe('tensor parallelism', () => {
     expect(layerTpCollectives(first(loadModel('tiny-gpt'), 'decoder')).bytesPerSample).toBe(64 * 128 * 4);
   });
 
-  it('divisibility: heads, KV heads (Megatron: no KV replication), FFN; embeddings and heads always', () => {
+  it('divisibility: heads, KV heads (Megatron: no KV replication), FFN; embeddings and heads when the vocabulary divides', () => {
     const l70 = first(loadModel('llama-2-70b'), 'decoder');
     expect([1, 2, 4, 8, 16].map((t) => tpDivides(l70, t))).toEqual([true, true, true, true, false]);
     const qwen = first(loadModel('qwen2.5-7b'), 'decoder'); // 28 heads, 4 KV heads
@@ -268,7 +268,8 @@ describe('tensor parallelism', () => {
     expect([tpDivides(vit.layers[0]!, 16), tpDivides(vit.layers[0]!, 3)]).toEqual([true, false]);
     expect([3, 8].map((t) => tpDivides(vit.layers.at(-1)!, t))).toEqual([false, true]); // 1000 classes
     expect([7, 8].map((t) => tpDivides(loadModel('llama-2-7b').layers[0]!, t))).toEqual([false, true]); // vocab 32000
-    expect(tpDivides(loadModel('gpt-3-6.7b').layers[0]!, 2)).toBe(false); // vocab 50257: the executor would replicate
+    expect(tpDivides(loadModel('bert-large').layers[0]!, 4)).toBe(false); // vocab 30522: the executor would replicate
+    expect(tpDivides(loadModel('gpt-3-6.7b').layers[0]!, 8)).toBe(true); // 50257 padded to 50304
     expect([0, 1.5, -2].map((t) => tpDivides(l70, t))).toEqual([false, false, false]);
   });
 
