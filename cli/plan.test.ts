@@ -1,6 +1,6 @@
 // `uniap plan` and `uniap compare` through yargs, the way cli.ts wires them.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import yargs from 'yargs';
+import { runCommand } from '../tests/helpers/run-command.ts';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,26 +9,7 @@ import { planCommand } from './plan.ts';
 import { compareCommand } from './compare.ts';
 import type { Plan } from '../planner/plan.ts';
 
-async function run(args: string[]): Promise<string> {
-  let out = '';
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  });
-  try {
-    await yargs(args)
-      .option('json', { type: 'boolean', default: false })
-      .command([planCommand, compareCommand] as never)
-      .strict()
-      .fail((msg, err) => {
-        throw err ?? new Error(msg);
-      })
-      .parseAsync();
-  } finally {
-    spy.mockRestore();
-  }
-  return out;
-}
+const run = (args: string[]) => runCommand([planCommand, compareCommand] as never, args);
 
 const base = ['--model', 'tiny-gpt', '--cluster', 'h100-1x8', '--batch', '8'];
 

@@ -4,8 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import yargs from 'yargs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCommand } from '../tests/helpers/run-command.ts';
 import { isUniapError } from '../configs/errors.ts';
 import { loadModel } from '../configs/model-presets.ts';
 import { layerShapeKey } from '../configs/model-derive.ts';
@@ -16,28 +16,7 @@ const tmp = mkdtempSync(path.join(os.tmpdir(), 'uniap-cli-profile-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const FIXTURES = fileURLToPath(new URL('../profiler/galvatron/fixtures/', import.meta.url));
 
-async function run(args: string[]): Promise<string> {
-  let out = '';
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  });
-  const errSpy = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  try {
-    await yargs(args)
-      .option('json', { type: 'boolean', default: false })
-      .command(profileCommand)
-      .strict()
-      .fail((msg, err) => {
-        throw err ?? new Error(msg);
-      })
-      .parseAsync();
-  } finally {
-    spy.mockRestore();
-    errSpy.mockRestore();
-  }
-  return out;
-}
+const run = (args: string[]) => runCommand(profileCommand as never, args, { quietStderr: true });
 
 describe('uniap profile arguments', () => {
   it('parses comma lists and refuses bad ones with the fix', () => {

@@ -7,7 +7,8 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { type ClusterConfig, type ClusterSpec, type LinkSpec, totalDevices } from './cluster-spec.ts';
 import { resolveCluster } from './cluster-resolve.ts';
-import { ConfigError, UniapError } from './errors.ts';
+import { parseJsonText } from './json-file.ts';
+import { UniapError } from './errors.ts';
 
 const PRESET_DIR = fileURLToPath(new URL('./clusters/', import.meta.url));
 export const LOCAL_CPU = 'local-cpu';
@@ -112,11 +113,7 @@ function readJson(path: string, shownAs: string): unknown {
   } catch (e) {
     throw new UniapError('FILE_NOT_FOUND', `cannot read cluster file ${shownAs} (${(e as NodeJS.ErrnoException).code ?? 'error'}); give a path to a JSON file`, { path });
   }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (e) {
-    throw new ConfigError(shownAs, '$', `not valid JSON (${(e as Error).message})`, 'fix the JSON syntax');
-  }
+  return parseJsonText(text, shownAs);
 }
 
 /**

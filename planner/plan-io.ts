@@ -9,6 +9,7 @@ import type { ModelSpec } from '../configs/model-spec.ts';
 import type { ClusterSpec } from '../configs/cluster-spec.ts';
 import { totalDevices } from '../configs/cluster-spec.ts';
 import { JsonReader } from '../configs/validate.ts';
+import { parseJsonText } from '../configs/json-file.ts';
 import { UniapError } from '../configs/errors.ts';
 import { tpDivides } from '../configs/model-derive.ts';
 import { modelFingerprint } from '../configs/model-presets.ts';
@@ -18,13 +19,7 @@ export function loadPlan(path: string): Plan {
   if (!existsSync(path)) {
     throw new UniapError('FILE_NOT_FOUND', `plan file ${path} does not exist; pass the path of a plan JSON (uniap plan ... --out plan.json writes one)`);
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new UniapError('CONFIG_INVALID', `${path}: not valid JSON (${(e as Error).message}); fix the syntax`);
-  }
-  return parsePlan(json, path);
+  return parsePlan(parseJsonText(readFileSync(path, 'utf8'), path), path);
 }
 
 export function savePlan(plan: Plan, path: string): void {

@@ -3,8 +3,9 @@
 import { fingerprint } from '../configs/canonical-json.ts';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ConfigError, UniapError } from '../configs/errors.ts';
+import { UniapError } from '../configs/errors.ts';
 import { JsonReader } from '../configs/validate.ts';
+import { parseJsonText } from '../configs/json-file.ts';
 import {
   COLLECTIVES,
   type Collective,
@@ -147,13 +148,7 @@ export function loadProfile(path: string): Profile {
       { path },
     );
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(path, '$', `not valid JSON (${(e as Error).message})`, 'fix the JSON syntax or re-create the profile');
-  }
-  return parseProfile(json, path);
+  return parseProfile(parseJsonText(text, path), path);
 }
 
 /** Write a profile as pretty JSON (creating the directory). */

@@ -13,6 +13,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, UniapError } from '../../configs/errors.ts';
+import { parseJsonText } from '../../configs/json-file.ts';
 
 export interface HardwareFiles {
   nodes: number;
@@ -55,11 +56,7 @@ export function readJsonFile(file: string): unknown {
   } catch (e) {
     throw new UniapError('FILE_NOT_FOUND', `cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { file });
   }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (e) {
-    throw new ConfigError(file, '$', `not valid JSON (${(e as Error).message})`, 'restore the Galvatron file');
-  }
+  return parseJsonText(text, file);
 }
 
 function numberMap(file: string, v: unknown): Record<string, number> {
