@@ -3,7 +3,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import type { CommandModule } from 'yargs';
-import { isUniapError } from './configs/errors.ts';
+import { isUniapError } from './common/errors.ts';
 import { modelsCommand } from './cli/models.ts';
 import { clustersCommand } from './cli/clusters.ts';
 import { describeCommand } from './cli/describe.ts';

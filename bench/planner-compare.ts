@@ -6,7 +6,7 @@ import { loadModel } from '../configs/model-presets.ts';
 import { loadCluster } from '../configs/cluster-presets.ts';
 import { prepareCostModel } from '../planner/cost-model/input.ts';
 import { compareWithBaselines } from '../planner/baselines/compare.ts';
-import { isUniapError } from '../configs/errors.ts';
+import { isUniapError } from '../common/errors.ts';
 
 const ENVS = ['paper-v100-1x8', 'paper-titanxp-2x4', 'paper-a100-1x8'];
 const MODELS: [string, number][] = [

@@ -19,7 +19,7 @@ import type { CostTables } from '../planner/cost-model/tables.ts';
 import { searchPlan } from '../planner/search/search.ts';
 import { solveExact } from '../planner/solvers/exact/exact.ts';
 import { solveHighs } from '../planner/solvers/highs.ts';
-import { isUniapError } from '../configs/errors.ts';
+import { isUniapError } from '../common/errors.ts';
 
 interface Case {
   name: string;

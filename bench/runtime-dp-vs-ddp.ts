@@ -5,11 +5,13 @@
 //
 //   npx tsx bench/runtime-dp-vs-ddp.ts [--model tiny-gpt] [--ranks 2] [--steps 30] [--warmup 5]
 //       [--batch 16] [--micro 2] [--rounds 3] [--threads 1] [--json]
+import { withFacts } from '../configs/model-facts.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModel } from '../configs/model-presets.ts';
-import { describeFailures, runLocal, type ExecutorModule, type StepEvent } from '../runtime/executor/launch.ts';
+import type { StepEvent } from '../common/executor-events.ts';
+import { describeFailures, runLocal, type ExecutorModule } from '../runtime/executor/launch.ts';
 import { uniformPlan } from '../runtime/executor/plans.ts';
 
 function arg(name: string, def: string): string {
@@ -50,7 +52,7 @@ async function main(): Promise<void> {
   const model = loadModel(modelName);
   const dir = mkdtempSync(join(tmpdir(), 'uniap-bench-'));
   const modelPath = join(dir, 'model.json');
-  writeFileSync(modelPath, JSON.stringify(model));
+  writeFileSync(modelPath, JSON.stringify(withFacts(model))); // plans below are built or searched by uniap, so valid
   const times = new Map<string, number[]>();
   const shares = new Map<string, number[]>();
   const losses = new Map<string, number>();

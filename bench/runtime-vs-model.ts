@@ -15,6 +15,7 @@
 // key does not include the repetitions), so reruns only time the plans. On a shared machine the
 // load when the profile was measured decides its scale: the script prints the load averages of
 // both moments, and --fresh-profile measures the profile again in this run (into a new folder).
+import { withFacts } from '../configs/model-facts.ts';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +28,8 @@ import { checkPlan, parsePlan } from '../planner/plan-io.ts';
 import type { Plan } from '../planner/plan.ts';
 import { measureProfile } from '../profiler/measure/run.ts';
 import type { Profile } from '../profiler/profile.ts';
-import { describeFailures, runLocal, type StepEvent } from '../runtime/executor/launch.ts';
+import type { StepEvent } from '../common/executor-events.ts';
+import { describeFailures, runLocal } from '../runtime/executor/launch.ts';
 import { handPlan, uniformPlan } from '../runtime/executor/plans.ts';
 
 function arg(name: string, def: string): string {
@@ -210,7 +212,7 @@ async function main(): Promise<void> {
   // (3) Run every plan, round by round, with the executor's threads matching the profile's.
   const dir = mkdtempSync(join(tmpdir(), 'uniap-bench-rvm-'));
   const modelPath = join(dir, 'model.json');
-  writeFileSync(modelPath, JSON.stringify(model));
+  writeFileSync(modelPath, JSON.stringify(withFacts(model))); // plans below are built or searched by uniap, so valid
   const runs = new Map<string, Measured>(plans.map((p) => [p.name, { stepTimesMs: [], commMs: 0, p2pWaitMs: 0, rankTimeMs: 0, loadAverages: [] }]));
   try {
     for (let round = 0; round < rounds; round++) {

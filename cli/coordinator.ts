@@ -3,12 +3,12 @@
 // program on its own (`node --import tsx/esm cli/coordinator.ts`), which the Slurm script uses.
 import { randomBytes } from 'node:crypto';
 import type { CommandModule } from 'yargs';
-import { UniapError } from '../configs/errors.ts';
+import { UniapError } from '../common/errors.ts';
 import { startCoordinatorService } from '../runtime/control/coordinator-main.ts';
 import { requireToken, tlsFromFlags, tokenFromFlags } from '../runtime/control/flags.ts';
 import { GrpcTransport } from '../runtime/control/grpc-transport.ts';
-import { parseHostPort } from '../runtime/control/net.ts';
-import { isMainModule, runStandalone } from '../runtime/control/processes.ts';
+import { parseHostPort } from '../common/ports.ts';
+import { isMainModule, runStandalone } from '../common/processes.ts';
 import { formatFailure, formatMs } from '../runtime/control/progress.ts';
 import { TOKEN_ENV } from '../runtime/control/transport.ts';
 import type { CoordinatorStatus } from '../runtime/control/types.ts';

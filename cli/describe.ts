@@ -5,7 +5,7 @@ import { loadCluster, clusterPresetNames } from '../configs/cluster-presets.ts';
 import { describeModel } from '../configs/model-describe.ts';
 import { formatModelDescription } from './models.ts';
 import { formatClusterDescription } from './clusters.ts';
-import { UniapError } from '../configs/errors.ts';
+import { UniapError } from '../common/errors.ts';
 import { printJson } from './format.ts';
 
 interface DescribeArgs {

@@ -3,7 +3,7 @@ import type { CommandModule } from 'yargs';
 import { loadPlan } from '../planner/plan-io.ts';
 import { checkPlan } from '../planner/plan-io.ts';
 import { estimatePlan, optionsForPlan, type EstimateReport } from '../planner/estimate.ts';
-import { UniapError } from '../configs/errors.ts';
+import { UniapError } from '../common/errors.ts';
 import type { Plan } from '../planner/plan.ts';
 import { withPlanningOptions, planningInput, type PlanningArgs } from './inputs.ts';
 import { fmtBytes, fmtMs, fmtPercent, table, printJson } from './format.ts';

@@ -6,7 +6,7 @@ import { loadCluster } from '../configs/cluster-presets.ts';
 import { loadProfile } from '../profiler/profile-io.ts';
 import { prepareCostModel, type CostModelInput, type CostModelOptions } from '../planner/cost-model/input.ts';
 import { clusterFromProfile } from '../profiler/profile-cluster.ts';
-import { UniapError } from '../configs/errors.ts';
+import { UniapError } from '../common/errors.ts';
 import type { ClusterSpec } from '../configs/cluster-spec.ts';
 
 export interface PlanningArgs {

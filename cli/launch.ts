@@ -3,12 +3,12 @@
 // coordinator (--coordinator), then shows iterations with loss, throughput and predicted vs measured
 // time per iteration. Also runs as a program on its own (the Slurm script uses that).
 import type { CommandModule } from 'yargs';
-import { UniapError } from '../configs/errors.ts';
+import { UniapError } from '../common/errors.ts';
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HEARTBEAT_TIMEOUT_MS } from '../runtime/control/coordinator.ts';
 import { commaList, tlsFromFlags, tokenFromFlags } from '../runtime/control/flags.ts';
 import { launch, outcome } from '../runtime/control/launch.ts';
-import { parseHostPort } from '../runtime/control/net.ts';
-import { isMainModule, runStandalone } from '../runtime/control/processes.ts';
+import { parseHostPort } from '../common/ports.ts';
+import { isMainModule, runStandalone } from '../common/processes.ts';
 import { DEFAULT_TRAINING_OPTIONS } from '../runtime/control/types.ts';
 
 interface LaunchArgs {

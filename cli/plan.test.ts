@@ -4,7 +4,7 @@ import { runCommand } from '../tests/helpers/run-command.ts';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isUniapError } from '../configs/errors.ts';
+import { isUniapError } from '../common/errors.ts';
 import { planCommand } from './plan.ts';
 import { compareCommand } from './compare.ts';
 import type { Plan } from '../planner/plan.ts';

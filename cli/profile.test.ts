@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../tests/helpers/run-command.ts';
-import { isUniapError } from '../configs/errors.ts';
+import { isUniapError } from '../common/errors.ts';
 import { loadModel } from '../configs/model-presets.ts';
 import { layerShapeKey } from '../configs/model-derive.ts';
 import { loadProfile } from '../profiler/profile-io.ts';

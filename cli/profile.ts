@@ -6,14 +6,14 @@ import path from 'node:path';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { loadCluster } from '../configs/cluster-presets.ts';
-import { UniapError } from '../configs/errors.ts';
+import { UniapError } from '../common/errors.ts';
 import { loadModel } from '../configs/model-presets.ts';
 import type { DType } from '../configs/model-spec.ts';
 import { saveProfile } from '../profiler/profile-io.ts';
 import type { Profile } from '../profiler/profile.ts';
 import { importGalvatron } from '../profiler/galvatron/import.ts';
 import { measureProfile, type MeasureStats } from '../profiler/measure/run.ts';
-import { DEFAULT_PYTHON, PYTHON_ENV_VAR } from '../profiler/measure/python.ts';
+import { DEFAULT_PYTHON, PYTHON_ENV_VAR } from '../common/python.ts';
 import { MiB } from '../profiler/measure/tasks.ts';
 import { fmtBytes, fmtMs, table } from './format.ts';
 

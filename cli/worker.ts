@@ -3,10 +3,10 @@
 // coordinator goes away. Also runs as a program on its own (`node --import tsx/esm cli/worker.ts`),
 // which is how `uniap launch` starts workers.
 import type { CommandModule } from 'yargs';
-import { UniapError } from '../configs/errors.ts';
+import { UniapError } from '../common/errors.ts';
 import { integerList, requireToken, tlsFromFlags } from '../runtime/control/flags.ts';
-import { parseHostPort } from '../runtime/control/net.ts';
-import { isMainModule, runStandalone } from '../runtime/control/processes.ts';
+import { parseHostPort } from '../common/ports.ts';
+import { isMainModule, runStandalone } from '../common/processes.ts';
 import { runWorker } from '../runtime/control/worker-main.ts';
 
 interface WorkerArgs {

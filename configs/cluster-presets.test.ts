@@ -11,7 +11,7 @@ import {
   listClusterPresets,
   loadCluster,
 } from './cluster-presets.ts';
-import { UniapError } from './errors.ts';
+import { UniapError } from '../common/errors.ts';
 
 const PRESETS = [
   'a100-80gb-1x8',

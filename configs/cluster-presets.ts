@@ -1,14 +1,14 @@
 // Built-in clusters and how `--cluster` is read: a preset name (configs/clusters/<name>.json),
 // `local-cpu` / `local-cpu:N` (N Gloo processes on this machine, numbers from the OS), or a path
 // to a ClusterConfig JSON file. Also the cluster's fingerprint for plans and the preset listing.
-import { fingerprint } from './canonical-json.ts';
+import { fingerprint } from '../common/canonical-json.ts';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { type ClusterConfig, type ClusterSpec, type LinkSpec, totalDevices } from './cluster-spec.ts';
 import { resolveCluster } from './cluster-resolve.ts';
-import { parseJsonText } from './json-file.ts';
-import { UniapError } from './errors.ts';
+import { parseJsonText } from '../common/json-file.ts';
+import { UniapError } from '../common/errors.ts';
 
 const PRESET_DIR = fileURLToPath(new URL('./clusters/', import.meta.url));
 export const LOCAL_CPU = 'local-cpu';
@@ -28,8 +28,8 @@ export const CPU_GFLOPS32_PER_LOGICAL_CPU = 32;
 export const CPU_MEMORY_GBPS_PER_LOGICAL_CPU = 5;
 /**
  * Gloo between processes of one machine goes through loopback TCP: ~2 GB/s per process per
- * direction is a conservative estimate (REFERENCE.md sec 5 measured gRPC at 0.2-0.4 GB/s per
- * stream; Gloo's raw TCP pairs are several times faster). Latency: a loopback round trip, ~20 µs.
+ * direction is a conservative estimate (@grpc/grpc-js 1.14 measured 0.2-0.4 GB/s per stream on
+ * loopback; Gloo's raw TCP pairs are several times faster). Latency: a loopback round trip, ~20 µs.
  */
 export const LOCAL_CPU_LINK: LinkSpec = { kind: 'shared-memory', bandwidthGBps: 2, latencyUs: 20 };
 

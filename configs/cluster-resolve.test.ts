@@ -1,7 +1,7 @@
 // resolveCluster: defaults, device lookup, and one-line validation errors (file, JSON path, fix).
 import { describe, expect, it } from 'vitest';
 import { builtinDeviceTypes, resolveCluster } from './cluster-resolve.ts';
-import { ConfigError } from './errors.ts';
+import { ConfigError } from '../common/errors.ts';
 
 const FILE = 'my-cluster.json';
 
@@ -158,7 +158,7 @@ describe('resolveCluster', () => {
 });
 
 describe('built-in device catalog (configs/devices.json)', () => {
-  it('holds the REFERENCE.md sec 3 datasheet numbers', () => {
+  it('holds the NVIDIA datasheet numbers', () => {
     const t = builtinDeviceTypes();
     expect([...t.keys()].sort()).toEqual(
       ['A100-40GB-SXM', 'A100-80GB-SXM', 'H100-SXM', 'H200-SXM', 'TITAN-Xp', 'V100-16GB-SXM2', 'V100-32GB-SXM2', 'cpu'].sort(),

@@ -127,7 +127,8 @@ export function resolveCluster(config: unknown, source: string): ClusterSpec {
     name,
     nodes,
     interNodeLink,
-    // Default: NCCL on GPUs, Gloo on CPUs (REFERENCE.md sec 5: Gloo is what works on CPU torch).
+    // Default: NCCL on GPUs, Gloo on CPUs (PyTorch distributed docs, "Which backend to use?":
+    // Gloo for distributed CPU training, NCCL for GPU).
     backend: backendGiven ?? (kind === 'gpu' ? 'nccl' : 'gloo'),
     source,
   };

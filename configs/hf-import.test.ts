@@ -7,9 +7,9 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, UniapError } from './errors.ts';
+import { ConfigError, UniapError } from '../common/errors.ts';
 import { importHuggingFaceConfig, isHuggingFaceConfig, nameFromPath, SUPPORTED_HF_MODEL_TYPES } from './hf-import.ts';
-import { readJsonFile } from './json-file.ts';
+import { readJsonFile } from '../common/json-file.ts';
 import { layerShapeKey, modelParameters } from './model-derive.ts';
 import { loadModel, modelFingerprint } from './model-presets.ts';
 import type { ModelSpec } from './model-spec.ts';

@@ -20,7 +20,7 @@
 //   - The sequence length is max_position_embeddings (n_positions / n_ctx for gpt2); overriding it
 //     is the caller's business (set `seqLength` on the returned config).
 import { basename, dirname, resolve } from 'node:path';
-import { UniapError } from './errors.ts';
+import { UniapError } from '../common/errors.ts';
 import type { BlockConfig, ModelConfig } from './model-spec.ts';
 import { JsonReader } from './validate.ts';
 

@@ -9,14 +9,13 @@ import {
   layerInputBytes,
   layerParameters,
   layerShapeKey,
-  layerTpCollectives,
   modelFlopsPerSample,
   modelFlopsPerToken,
   modelParameters,
   nonEmbeddingParameters,
   tokensPerSample,
-  tpDivides,
 } from './model-derive.ts';
+import { layerTpCollectives, tpDivides } from './model-tp.ts';
 import { loadModel } from './model-presets.ts';
 import type { LayerSpec, ModelSpec } from './model-spec.ts';
 import { resolveModel } from './model-resolve.ts';

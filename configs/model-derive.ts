@@ -8,16 +8,19 @@
 // Parameter conventions (what a layer owns):
 //   embedding        token table V*h (0 when tied to an earlier embedding, T5's decoder embedding)
 //                    + learned position table s*h. BERT's token-type table and embedding LayerNorm
-//                    (4h) and T5's relative-position bias tables (32*a per stack) are not modelled.
+//                    (4h) are not modelled.
 //   patch-embedding  conv c*p*p*h (+h bias); learned: class token h + position table s*h (ViT,
 //                    Dosovitskiy et al. 2021 eq. 1). Swin's patch LayerNorm (2h) is not modelled.
 //   block            attention Q h*(a*d), K and V h*(k*d) each, O (a*d)*h (+ biases a*d + 2k*d + h);
 //                    MLP gelu 2*h*f (+ f + h), swiglu 3*h*f (+ 2f + h); two norms (layernorm 2h,
-//                    rmsnorm h). cross-decoder: a second attention + a third norm.
+//                    rmsnorm h). cross-decoder: a second attention + a third norm. 'relative'
+//                    positions: T5's bias table, 32 buckets x a heads (Raffel et al. 2020, sec. 2.1;
+//                    relative_attention_num_buckets = 32 in google-research/text-to-text-transfer-
+//                    transformer), one per self-attention block here, where T5 shares one per stack.
 //                    swin: + relative position bias (2w-1)^2 * a (Liu et al. 2021 eq. 4) and, when
 //                    merging, LayerNorm(4C_in) + Linear(4C_in -> h, no bias).
 //   head             final norm h (BERT: the MLM transform's norm) + transform dense h*h (+h) when
-//                    headTransform + projection h*V (0 when tied) + output bias V when bias.
+//                    headTransform + projection h*V (0 when tied) + output bias V (headOutputBias).
 //                    T5's encoder final norm (h) is not modelled. Per-layer `bias` is all-or-nothing:
 //                    Qwen2's QKV-only biases (h + 2k*d per layer, <0.01%) are left out.
 // The head of a vision model pools to one vector per sample (ViT class token, Swin average pool);
@@ -29,13 +32,13 @@ export function dtypeBytes(d: DType): number {
 }
 
 /** Width of the attention's query/output space (a*d; equals h in standard models, not in GPT-3 13B). */
-function qWidth(l: LayerSpec): number {
+export function qWidth(l: LayerSpec): number {
   return l.heads * l.headDim;
 }
-function kvWidth(l: LayerSpec): number {
+export function kvWidth(l: LayerSpec): number {
   return l.kvHeads * l.headDim;
 }
-function normParameters(l: LayerSpec, width: number): number {
+export function normParameters(l: LayerSpec, width: number): number {
   return l.norm === 'layernorm' ? 2 * width : width; // LayerNorm: gain + bias; RMSNorm: gain only
 }
 
@@ -46,6 +49,31 @@ function normParameters(l: LayerSpec, width: number): number {
  */
 export function isPooledHead(l: LayerSpec): boolean {
   return l.type === 'head' && l.chain === 'encoder' && !l.tiedEmbedding && !l.headTransform;
+}
+
+/**
+ * Whether the head's vocabulary (or class) projection has a bias: a classifier's does (ViT,
+ * google-research/vision_transformer `nn.Dense(num_classes)`), BERT's MLM decoder does
+ * (transformers BertLMPredictionHead `bias`), an LM head does not (GPT-2's and Megatron-LM's output
+ * layer, `lm_head = nn.Linear(..., bias=False)` in transformers' modeling_gpt2.py), whatever the
+ * blocks' `bias`.
+ */
+export function headOutputBias(l: LayerSpec): boolean {
+  return l.type === 'head' && l.bias && (isPooledHead(l) || l.headTransform);
+}
+
+/** Relative position bias tables: Swin's (2w-1)^2 x a per block (Liu et al. 2021, sec. 3.2), T5's 32 x a per self-attention. */
+function relativeBiasParameters(l: LayerSpec): number {
+  if (l.type === 'swin') return (2 * Math.min(l.windowSize, l.resolution) - 1) ** 2 * l.heads;
+  if ((l.type === 'encoder' || l.type === 'decoder' || l.type === 'cross-decoder') && l.positionEmbedding === 'relative') return T5_BUCKETS * l.heads;
+  return 0;
+}
+/** T5's relative_attention_num_buckets (Raffel et al. 2020). */
+export const T5_BUCKETS = 32;
+
+/** Swin patch merging: LayerNorm(4 C_in) + Linear(4 C_in -> C, no bias) (Liu et al. 2021, sec. 3.1). */
+function patchMergeParameters(l: LayerSpec): number {
+  return l.type === 'swin' && l.patchMerging ? normParameters(l, 4 * l.inputHiddenSize) + 4 * l.inputHiddenSize * l.hiddenSize : 0;
 }
 
 /** Matmul weights of one layer (every weight that takes part in a multiply-add; no biases, norms). */
@@ -62,6 +90,7 @@ export function layerParameters(l: LayerSpec): number {
   const mlpBias = l.bias ? (l.activation === 'swiglu' ? 2 : 1) * l.ffnSize + h : 0;
   const attention = attentionWeights(l) + attnBias;
   const mlp = mlpWeights(l) + mlpBias;
+  const relBias = relativeBiasParameters(l);
   switch (l.type) {
     case 'embedding':
       return (l.tiedEmbedding ? 0 : l.vocabSize * h) + (l.positionEmbedding === 'learned' ? l.seqLength * h : 0);
@@ -72,21 +101,17 @@ export function layerParameters(l: LayerSpec): number {
     }
     case 'encoder':
     case 'decoder':
-      return attention + mlp + 2 * normParameters(l, h);
+      return attention + mlp + 2 * normParameters(l, h) + relBias;
     case 'cross-decoder':
-      return 2 * attention + mlp + 3 * normParameters(l, h);
-    case 'swin': {
-      const w = Math.min(l.windowSize, l.resolution);
-      const relBias = (2 * w - 1) ** 2 * l.heads; // Liu et al. 2021, sec. 3.2 "relative position bias"
-      const merge = l.patchMerging ? normParameters(l, 4 * l.inputHiddenSize) + 4 * l.inputHiddenSize * h : 0;
-      return attention + mlp + 2 * normParameters(l, h) + relBias + merge;
-    }
+      return 2 * attention + mlp + 3 * normParameters(l, h) + relBias;
+    case 'swin':
+      return attention + mlp + 2 * normParameters(l, h) + relBias + patchMergeParameters(l);
     case 'head':
       return (
         normParameters(l, h) +
         (l.headTransform ? h * h + (l.bias ? h : 0) : 0) +
         (l.tiedEmbedding ? 0 : h * l.vocabSize) +
-        (l.bias ? l.vocabSize : 0)
+        (headOutputBias(l) ? l.vocabSize : 0)
       );
   }
 }
@@ -306,65 +331,4 @@ export function boundaryActivationBytes(m: ModelSpec, u: number, microBatch: num
   let bytes = 0;
   for (const p of producers) bytes += layerOutputBytes(m.layers[p]!, microBatch);
   return bytes;
-}
-
-export interface TpCollectives {
-  forwardAllReduces: number;
-  backwardAllReduces: number;
-  /** Bytes of each all-reduce per sample (multiply by the per-device micro-batch). */
-  bytesPerSample: number;
-}
-
-/**
- * Megatron-LM tensor parallelism (Shoeybi et al. 2019, sec. 3, fig. 3-4): a transformer block has
- * one all-reduce after attention and one after the MLP in forward (operator g) and two in backward
- * (operator f), each of s*h*B bytes per sample. A cross-decoder adds the cross-attention's pair: 3+3.
- * Swin patch merging stays replicated. Vocab-parallel embedding: one forward all-reduce of the
- * looked-up hidden states. LM head (vocab-parallel, fused cross entropy): the logits stay split, one
- * backward all-reduce of the input gradient (the cross entropy's max/sum all-reduces of s*b*4 bytes
- * are neglected). Patch embedding split by output channels: one forward collective on its output,
- * counted as an all-reduce (an upper bound for the all-gather it needs). Pooled classifier: one
- * backward all-reduce of the pooled vector's gradient (B*h per sample). With sequence parallelism
- * each all-reduce becomes a reduce-scatter + all-gather of the same bytes (Korthikanti et al. sec. 4.2.2).
- */
-export function layerTpCollectives(l: LayerSpec): TpCollectives {
-  const B = dtypeBytes(l.dtype);
-  const tokensBytes = l.seqLength * l.hiddenSize * B;
-  switch (l.type) {
-    case 'encoder':
-    case 'decoder':
-    case 'swin':
-      return { forwardAllReduces: 2, backwardAllReduces: 2, bytesPerSample: tokensBytes };
-    case 'cross-decoder':
-      return { forwardAllReduces: 3, backwardAllReduces: 3, bytesPerSample: tokensBytes };
-    case 'embedding':
-    case 'patch-embedding':
-      return { forwardAllReduces: 1, backwardAllReduces: 0, bytesPerSample: tokensBytes };
-    case 'head':
-      return { forwardAllReduces: 0, backwardAllReduces: 1, bytesPerSample: isPooledHead(l) ? l.hiddenSize * B : tokensBytes };
-  }
-}
-
-/**
- * Whether Megatron-style TP of degree `tp` can split this layer: attention heads and FFN columns
- * divide evenly, and KV heads divide too (Megatron-Core splits query groups and asserts
- * num_query_groups % tp == 0; it does not replicate KV heads). Embedding and head: the vocabulary
- * (or class count) divides, as the executor splits it (runtime/executor/uniap_exec/layers.py; Megatron
- * pads instead, --make-vocab-size-divisible-by, which we do not). Patch embedding: its
- * output channels (hidden) divide. Swin patch merging is replicated, so it adds no condition.
- */
-export function tpDivides(l: LayerSpec, tp: number): boolean {
-  if (!Number.isInteger(tp) || tp < 1) return false;
-  switch (l.type) {
-    case 'embedding':
-    case 'head':
-      return l.vocabSize % tp === 0;
-    case 'patch-embedding':
-      return l.hiddenSize % tp === 0;
-    case 'encoder':
-    case 'decoder':
-    case 'cross-decoder':
-    case 'swin':
-      return l.heads % tp === 0 && l.kvHeads % tp === 0 && l.ffnSize % tp === 0;
-  }
 }

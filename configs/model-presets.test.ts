@@ -4,10 +4,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { UniapError } from './errors.ts';
+import { UniapError } from '../common/errors.ts';
 import { modelParameters } from './model-derive.ts';
 import { describeModel } from './model-describe.ts';
-import { readJsonFile } from './json-file.ts';
+import { readJsonFile } from '../common/json-file.ts';
 import { listModelPresets, loadModel, MODEL_PRESET_DIR, modelFingerprint, modelPresetNames } from './model-presets.ts';
 
 const EXPECTED_PRESETS = [

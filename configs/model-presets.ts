@@ -1,12 +1,12 @@
 // Loading models by name or path: the built-in presets (configs/models/<name>.json), a ModelConfig
 // JSON file, or a Hugging Face config.json (recognized by `model_type` / `architectures`), plus the
 // model fingerprint that plans record to tie themselves to one exact model.
-import { fingerprint } from './canonical-json.ts';
+import { fingerprint } from '../common/canonical-json.ts';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UniapError } from './errors.ts';
-import { readJsonFile } from './json-file.ts';
+import { UniapError } from '../common/errors.ts';
+import { readJsonFile } from '../common/json-file.ts';
 import { importHuggingFaceConfig, isHuggingFaceConfig } from './hf-import.ts';
 import { modelParameters } from './model-derive.ts';
 import type { ModelFamily, ModelSpec } from './model-spec.ts';

@@ -1,7 +1,7 @@
 // resolveModel: expansion of blocks into fully filled layers, graph edges, and one-line errors that
 // name the file, the JSON path and the fix.
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from './errors.ts';
+import { ConfigError } from '../common/errors.ts';
 import type { LayerSpec, ModelConfig } from './model-spec.ts';
 import { loadModel } from './model-presets.ts';
 import { resolveModel } from './model-resolve.ts';

@@ -16,7 +16,7 @@
 // pair, plus one edge from the last encoder layer to every cross-decoder (its encoder output). The
 // edge into T5's decoder embedding stands for the encoder output the decoder stages still need; the
 // embedding itself reads decoder token ids.
-import { ConfigError } from './errors.ts';
+import { ConfigError } from '../common/errors.ts';
 import { JsonReader } from './validate.ts';
 import {
   MODEL_SCHEMA_VERSION,
@@ -284,6 +284,12 @@ export function resolveModel(config: unknown, source: string): ModelSpec {
           if (!prev) return fail(blk.path, 'a vision encoder needs a patch-embedding before it', 'add a patch-embedding block first');
           layer.seqLength = prev.seqLength;
           layer.attentionSpan = prev.seqLength;
+        }
+        // Rotary and relative positions act inside every attention of the chain, so each block
+        // carries its chain's scheme (learned positions are added once, by the embedding).
+        const chainEmbedding = layers.find((l) => l.chain === chain && l.type === 'embedding');
+        if (chainEmbedding && (chainEmbedding.positionEmbedding === 'rope' || chainEmbedding.positionEmbedding === 'relative')) {
+          layer.positionEmbedding = chainEmbedding.positionEmbedding;
         }
         if (blk.type === 'swin') layer = swinLayer(layer, blk, prev, resolution, merging, fail);
         if (blk.type === 'swin') resolution = layer.resolution;

@@ -49,7 +49,9 @@ export interface LayerSpec {
   vocabSize: number; // embedding / LM head; classifier: number of classes; else 0
   norm: Norm;
   bias: boolean;
-  positionEmbedding: PositionEmbedding; // embedding layers only; 'none' elsewhere
+  /** Embeddings: their own scheme. Blocks: the chain's scheme when it acts inside attention
+   * ('rope' rotates q and k, 'relative' adds T5's bucketed bias), else 'none'. Heads: 'none'. */
+  positionEmbedding: PositionEmbedding;
   /** Swin: side of the token grid; else 0. */
   resolution: number;
   /** Swin: attention window side; else 0. */

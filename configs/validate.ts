@@ -1,7 +1,7 @@
 // A tiny JSON reader that validates while it reads: every accessor knows its JSON path and the file,
 // so a bad value becomes one ConfigError line "file: at $.a.b[2]: problem; fix". Unknown keys are
 // rejected by `done()` (call it after reading every field of an object).
-import { ConfigError } from './errors.ts';
+import { ConfigError } from '../common/errors.ts';
 
 export class JsonReader {
   private readonly seen = new Set<string>();

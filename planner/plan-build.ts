@@ -11,7 +11,7 @@ import { totalDevices } from '../configs/cluster-spec.ts';
 import { modelFingerprint } from '../configs/model-presets.ts';
 import { clusterFingerprint } from '../configs/cluster-presets.ts';
 import { profileFingerprint } from '../profiler/profile-io.ts';
-import { UniapError } from '../configs/errors.ts';
+import { UniapError } from '../common/errors.ts';
 
 export function planFromPlacement(input: CostModelInput, tables: CostTables, placement: Placement, search?: PlanSearch): Plan {
   const evaluation = evaluatePlacement(tables, placement);

@@ -9,9 +9,9 @@ import type { ModelSpec } from '../configs/model-spec.ts';
 import type { ClusterSpec } from '../configs/cluster-spec.ts';
 import { totalDevices } from '../configs/cluster-spec.ts';
 import { JsonReader } from '../configs/validate.ts';
-import { parseJsonText } from '../configs/json-file.ts';
-import { UniapError } from '../configs/errors.ts';
-import { tpDivides } from '../configs/model-derive.ts';
+import { parseJsonText } from '../common/json-file.ts';
+import { UniapError } from '../common/errors.ts';
+import { layerTpSplit, tpDivides, tpDivisors } from '../configs/model-tp.ts';
 import { modelFingerprint } from '../configs/model-presets.ts';
 import { clusterFingerprint } from '../configs/cluster-presets.ts';
 
@@ -178,10 +178,33 @@ export function checkPlanModel(plan: Plan, model: ModelSpec, file = 'plan', mode
   }
 }
 
-/** Checks against the actual model and cluster: model identity, device count and cluster identity, TP divisibility, micro-batch split. */
+/**
+ * The one validation of a plan against its model, before any estimate or executor: model identity,
+ * the micro-batch split over each dp degree, and each layer's tp degree (configs/model-tp.ts
+ * tpDivides). The executor receives only plans that passed this (and parsePlan's structure).
+ */
+export function checkPlanForModel(plan: Plan, model: ModelSpec, file = 'plan', modelArg = model.name): void {
+  checkPlanModel(plan, model, file, modelArg);
+  for (const s of plan.stages) {
+    for (const run of s.strategies) {
+      if (plan.microBatchSize % run.dp !== 0) {
+        throw new UniapError('DEGREE_MISMATCH', `${file}: stage ${s.index} layers ${run.layers[0]}-${run.layers[1]}: dp ${run.dp} does not divide the micro-batch size ${plan.microBatchSize}; use a dp that divides it or fewer micro-batches`);
+      }
+      for (let u = run.layers[0]; u <= run.layers[1]; u++) {
+        const layer = model.layers[u]!;
+        if (!tpDivides(layer, run.tp)) {
+          const what = layerTpSplit(layer) === 'vocabulary' ? `vocabulary ${layer.vocabSize}` : `${layer.heads} heads, ${layer.kvHeads} KV heads, FFN ${layer.ffnSize}`;
+          throw new UniapError('DEGREE_MISMATCH', `${file}: layer ${u} (${layer.name}: ${what}) cannot be split tp=${run.tp}; use a tp dividing ${tpDivisors(layer).join(', ')} for that layer`);
+        }
+      }
+    }
+  }
+}
+
+/** Checks against the actual model and cluster: checkPlanForModel, then device count and cluster identity. */
 export function checkPlan(plan: Plan, model: ModelSpec, cluster: ClusterSpec, file = 'plan'): void {
   const n = totalDevices(cluster);
-  checkPlanModel(plan, model, file);
+  checkPlanForModel(plan, model, file);
   if (plan.cluster.devices !== n) {
     throw new UniapError('DEGREE_MISMATCH', `${file}: the plan uses ${plan.cluster.devices} devices (${plan.cluster.name}) but ${cluster.name} has ${n}; plan again for this cluster or pass --cluster ${plan.cluster.name}`);
   }
@@ -191,18 +214,5 @@ export function checkPlan(plan: Plan, model: ModelSpec, cluster: ClusterSpec, fi
       'CONFIG_INVALID',
       `${file} was made for cluster ${plan.cluster.name} with fingerprint ${plan.cluster.fingerprint}, but ${cluster.name} has fingerprint ${cfp} (other devices or links); pass --cluster ${plan.cluster.name}, plan again, or remove "fingerprint" from the plan to use it anyway`,
     );
-  }
-  for (const s of plan.stages) {
-    for (const run of s.strategies) {
-      if (plan.microBatchSize % run.dp !== 0) {
-        throw new UniapError('DEGREE_MISMATCH', `${file}: stage ${s.index} layers ${run.layers[0]}-${run.layers[1]}: dp ${run.dp} does not divide the micro-batch size ${plan.microBatchSize}; use a dp that divides it or fewer micro-batches`);
-      }
-      for (let u = run.layers[0]; u <= run.layers[1]; u++) {
-        const layer = model.layers[u]!;
-        if (!tpDivides(layer, run.tp)) {
-          throw new UniapError('DEGREE_MISMATCH', `${file}: layer ${u} (${layer.name}: ${layer.heads} heads, ${layer.kvHeads} KV heads, FFN ${layer.ffnSize}) cannot be split tp=${run.tp}; use a tp dividing its heads and FFN size`);
-        }
-      }
-    }
   }
 }

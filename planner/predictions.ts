@@ -1,6 +1,6 @@
 // Throughput and MFU of an evaluated placement. MFU counts model FLOPs only (recomputation is not
 // useful work): model FLOPs per iteration / (time * devices * peak), as in Chowdhery et al. 2022
-// (PaLM, appendix B) and REFERENCE.md sec. 2.
+// (PaLM, arXiv 2204.02311, appendix B).
 import type { ModelSpec } from '../configs/model-spec.ts';
 import type { ClusterSpec } from '../configs/cluster-spec.ts';
 import { totalDevices } from '../configs/cluster-spec.ts';

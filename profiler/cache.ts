@@ -9,7 +9,7 @@
 //         each measurement finishes, so Ctrl-C leaves every finished one usable; a torn last line is
 //         ignored on reading).
 // Root: --cache-dir, else $UNIAP_CACHE_DIR, else $XDG_CACHE_HOME/uniap, else ~/.cache/uniap.
-import { fingerprint } from '../configs/canonical-json.ts';
+import { fingerprint } from '../common/canonical-json.ts';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

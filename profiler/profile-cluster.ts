@@ -6,7 +6,7 @@ import type { ClusterSpec, DeviceType } from '../configs/cluster-spec.ts';
 import { CLUSTER_SCHEMA_VERSION } from '../configs/cluster-spec.ts';
 import { builtinDeviceTypes } from '../configs/cluster-resolve.ts';
 import type { Profile } from './profile.ts';
-import { UniapError } from '../configs/errors.ts';
+import { UniapError } from '../common/errors.ts';
 
 export function clusterFromProfile(profile: Profile): ClusterSpec {
   const pc = profile.cluster;

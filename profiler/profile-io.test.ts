@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, UniapError } from '../configs/errors.ts';
+import { ConfigError, UniapError } from '../common/errors.ts';
 import type { Profile } from './profile.ts';
 import { loadProfile, parseProfile, profileFingerprint, saveProfile } from './profile-io.ts';
 

@@ -1,11 +1,11 @@
 // Profile files: parse (validate every field once, unknown keys rejected, schema version checked),
 // load, save, and the fingerprint a plan records to say which profile it was made with.
-import { fingerprint } from '../configs/canonical-json.ts';
+import { fingerprint } from '../common/canonical-json.ts';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { UniapError } from '../configs/errors.ts';
+import { UniapError } from '../common/errors.ts';
 import { JsonReader } from '../configs/validate.ts';
-import { parseJsonText } from '../configs/json-file.ts';
+import { parseJsonText } from '../common/json-file.ts';
 import {
   COLLECTIVES,
   type Collective,

@@ -1,7 +1,7 @@
 // ProfileLookup: exact entries, interpolation / extrapolation in micro-batch, collectives by the
 // bus-bandwidth model, and PROFILE_MISSING messages.
 import { describe, expect, it } from 'vitest';
-import { UniapError } from '../configs/errors.ts';
+import { UniapError } from '../common/errors.ts';
 import type { LayerProfileEntry, Profile } from './profile.ts';
 import { ProfileLookup } from './profile-lookup.ts';
 

@@ -2,7 +2,7 @@
 // and memory at a micro-batch size and TP degree (interpolating between tabulated sizes), and one
 // collective's time on a group shape (nccl-tests bus-bandwidth model) — or says precisely what the
 // profile lacks (PROFILE_MISSING) and how to get it.
-import { UniapError } from '../configs/errors.ts';
+import { UniapError } from '../common/errors.ts';
 import { busFactor, type Collective, type LayerProfileEntry, type LinkProfileEntry, type Profile } from './profile.ts';
 
 const FIX = 'profile this model and cluster with `uniap profile --model ... --cluster ...`, or plan without --profile to use the datasheet (spec) profile';

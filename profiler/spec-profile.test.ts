@@ -4,15 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { loadCluster } from '../configs/cluster-presets.ts';
 import { resolveCluster } from '../configs/cluster-resolve.ts';
-import { UniapError } from '../configs/errors.ts';
-import {
-  layerActivationBytes,
-  layerForwardFlopsPerSample,
-  layerParameters,
-  layerShapeKey,
-  layerOutputBytes,
-  tpDivides,
-} from '../configs/model-derive.ts';
+import { UniapError } from '../common/errors.ts';
+import { layerActivationBytes, layerForwardFlopsPerSample, layerParameters, layerShapeKey, layerOutputBytes } from '../configs/model-derive.ts';
+import { tpDivides } from '../configs/model-tp.ts';
 import type { DType, LayerSpec, LayerType, ModelSpec } from '../configs/model-spec.ts';
 import { busFactor } from './profile.ts';
 import { parseProfile } from './profile-io.ts';

@@ -5,16 +5,9 @@
 // profile's provenance notes.
 import type { ClusterSpec, LinkSpec } from '../configs/cluster-spec.ts';
 import { isHomogeneous } from '../configs/cluster-spec.ts';
-import { UniapError } from '../configs/errors.ts';
-import {
-  dtypeBytes,
-  layerActivationBytes,
-  layerForwardFlopsPerSample,
-  layerOutputBytes,
-  layerStoredParameters,
-  layerShapeKey,
-  tpDivides,
-} from '../configs/model-derive.ts';
+import { UniapError } from '../common/errors.ts';
+import { dtypeBytes, layerActivationBytes, layerForwardFlopsPerSample, layerOutputBytes, layerStoredParameters, layerShapeKey } from '../configs/model-derive.ts';
+import { layerParametersPerTpRank, tpDivides, tpSplitsCompute } from '../configs/model-tp.ts';
 import type { LayerSpec, ModelSpec } from '../configs/model-spec.ts';
 import {
   COLLECTIVES,
@@ -50,7 +43,9 @@ export interface SpecProfileOptions {
 
 /**
  * Fraction of peak FLOPS a transformer layer reaches. GPU: training-run MFU records are 52-55% on
- * A100 (Megatron 1T GPT, 530B, MegaScale 175B) and 38-48% on H100 (REFERENCE.md sec 3); MFU also
+ * A100 (Megatron 1T GPT: Narayanan et al. 2021, arXiv 2104.04473, Table 1; 530B: Korthikanti et al.
+ * 2022, arXiv 2205.05198, sec. 6; MegaScale 175B: Jiang et al. 2024, arXiv 2402.15627, sec. 6) and
+ * 38-48% on H100 (Llama 3 405B: Dubey et al. 2024, arXiv 2407.21783, Table 4; NVIDIA/Megatron-LM README); MFU also
  * pays exposed communication and pipeline bubbles, which the cost model adds separately, so the
  * layer compute alone runs somewhat above it: 0.6. CPU: an estimate (0.3) for PyTorch on OpenBLAS
  * with the small matrices of CPU-sized models; SGEMM reaches ~70-80% only on large matrices.
@@ -65,8 +60,9 @@ export const MEMORY_EFFICIENCY = { gpu: 0.8, cpu: 0.6 } as const;
 
 /**
  * Bus bandwidth reached inside a node as a fraction of the per-device, per-direction link bandwidth,
- * from the measured NCCL all-reduce bus bandwidths in REFERENCE.md sec 3: 8xH100 ~370 GB/s on
- * NVLink4 450 -> 0.82; 8xA100 ~200-210 GB/s on NVLink3 300 -> 0.68 (also used for NVLink2, for
+ * from measured NCCL bus bandwidths: 8xH100 ~370 GB/s on NVLink4 450 -> 0.82 (NCCL's effective NVLink
+ * bandwidth after protocol overhead, NVIDIA/nccl-tests issue #212 and NVIDIA/nccl issue #1442);
+ * 8xA100 ~200-210 GB/s on NVLink3 300 -> 0.68 (also used for NVLink2, for
  * which we have no measurement). PCIe: the configured ~12 GB/s is already an effective figure;
  * NCCL's chunked ring pipelining keeps ~0.8 of it (estimate). Shared memory (Gloo loopback): 0.8.
  */
@@ -81,8 +77,8 @@ export function intraNodeBusEfficiency(link: LinkSpec): number {
 }
 
 /**
- * Bus bandwidth across nodes as a fraction of the NIC bandwidth: REFERENCE.md sec 3 measures
- * ~85-96 GB/s all-reduce bus bandwidth across nodes with 4xHDR (100 GB/s per node): 0.9 for
+ * Bus bandwidth across nodes as a fraction of the NIC bandwidth: nccl-tests all-reduce runs report
+ * ~85-96 GB/s bus bandwidth across nodes with 4xHDR (100 GB/s per node): 0.9 for
  * InfiniBand and RoCE. Ethernet through NCCL's socket transport: 0.8 (estimate).
  */
 export function interNodeBusEfficiency(link: LinkSpec): number {
@@ -97,8 +93,8 @@ export function interNodeBusEfficiency(link: LinkSpec): number {
 export const BASE_LATENCY_US = { nccl: 8.4, gloo: 50 } as const;
 
 /**
- * Memory the training job cannot use. GPU: CUDA context (~0.3-0.5 GiB), NCCL buffers (0.5-1 GB,
- * REFERENCE.md sec 2) and allocator fragmentation / temporary buffers: 1 GiB + 5% of capacity.
+ * Memory the training job cannot use. GPU: CUDA context (~0.3-0.5 GiB), NCCL buffers (0.5-1 GB: NCCL_BUFFSIZE,
+ * 4 MiB by default, per channel and peer, NCCL environment-variable docs) and allocator fragmentation / temporary buffers: 1 GiB + 5% of capacity.
  * CPU: the Python interpreter and torch libraries resident in each process, ~0.5 GiB. Capped at
  * half the capacity so tiny devices keep something usable.
  */
@@ -142,14 +138,14 @@ export function deriveSpecProfile(
   for (const [shapeKey, l] of shapes) {
     for (const tp of tpDegrees) {
       if (!tpDivides(l, tp)) continue;
-      const parameterBytes = (layerStoredParameters(l) / tp) * dtypeBytes(l.dtype);
+      const parameterBytes = layerParametersPerTpRank(l, tp) * dtypeBytes(l.dtype);
       for (const b of microBatches) {
         const activationBytes = layerActivationBytes(l, b, tp, activationOpts);
         // Roofline (Williams et al. 2009): time = max(FLOPs / achievable FLOPS, bytes / achievable
-        // bandwidth). FLOPs: the layer's forward FLOPs for b samples, split tp ways (Megatron splits
-        // every matmul). Bytes: weights read once plus the kept activations written once and read
+        // bandwidth). FLOPs: the layer's forward FLOPs for b samples, split tp ways where the layer
+        // splits (Megatron splits every matmul of a block; configs/model-tp.ts). Bytes: weights read once plus the kept activations written once and read
         // once by the next operator (an estimate of the forward's memory traffic).
-        const flops = (layerForwardFlopsPerSample(l) * b) / tp;
+        const flops = (layerForwardFlopsPerSample(l) * b) / (tpSplitsCompute(l) ? tp : 1);
         const bytesMoved = parameterBytes + 2 * activationBytes;
         const computeMs = (flops / (peakTflops * 1e12 * computeEff)) * 1e3;
         const memoryMs = (bytesMoved / (dev.memoryBandwidthGBps * 1e9 * memoryEff)) * 1e3;
@@ -159,7 +155,7 @@ export function deriveSpecProfile(
           microBatch: b,
           tp,
           forwardMs,
-          // Backward is ~2x forward for matmul-dominated layers (REFERENCE.md sec 2).
+          // Backward is ~2x forward for matmul-dominated layers (Kaplan et al. 2020, arXiv 2001.08361, sec. 2.1).
           backwardMs: 2 * forwardMs,
           tpCommunication: 'excluded',
           activationBytes,

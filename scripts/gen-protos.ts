@@ -4,7 +4,7 @@
 // The one generator of wire types; its output is never edited by hand. Run after changing the proto:
 //   npx tsx scripts/gen-protos.ts          (writes the file)
 //   npx tsx scripts/gen-protos.ts --check  (exit 1 when the file is stale)
-// tests/runtime/protos.test.ts fails when the checked-in output differs from a fresh generation.
+// runtime/control/wire.test.ts fails when the checked-in output differs from a fresh generation.
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -38,6 +38,19 @@ function docComment(comment: string | null | undefined, indent: string): string 
   const lines = comment.split('\n').map((l) => l.trimEnd());
   if (lines.length === 1) return `${indent}/** ${lines[0]} */\n`;
   return `${indent}/**\n${lines.map((l) => `${indent} * ${l}`.trimEnd()).join('\n')}\n${indent} */\n`;
+}
+
+/**
+ * A proto3 `optional` field: protoc and protobufjs give it explicit presence through a synthetic
+ * one-member oneof named `_<field>`, and mark it with the `proto3_optional` option.
+ * https://github.com/protocolbuffers/protobuf/blob/main/docs/implementing_proto3_presence.md
+ */
+function isProto3Optional(field: protobuf.Field): boolean {
+  return field.options?.['proto3_optional'] === true;
+}
+
+function isSyntheticOneof(o: protobuf.OneOf): boolean {
+  return o.fieldsArray.length === 1 && isProto3Optional(o.fieldsArray[0]!);
 }
 
 function fieldType(field: protobuf.Field): string {
@@ -75,16 +88,19 @@ export function generate(protoFile = PROTO_FILE): string {
   const protoRel = relative(repoRoot, protoFile).split('\\').join('/');
   out.push(
     `// GENERATED FILE - DO NOT EDIT. Produced by scripts/gen-protos.ts from ${protoRel}.`,
-    '// Change the proto and run `npx tsx scripts/gen-protos.ts`; tests/runtime/protos.test.ts fails when this',
+    '// Change the proto and run `npx tsx scripts/gen-protos.ts`; runtime/control/wire.test.ts fails when this',
     '// file is stale. Domain types convert to these wire types only in runtime/control/wire.ts.',
     '/* eslint-disable */',
     '',
     `export const PROTO_PACKAGE = '${pkgName}';`,
     '',
     '/**',
-    ' * Options for @grpc/proto-loader that produce exactly the shapes declared below: int64 as number,',
-    ' * enums as their names, every scalar and repeated field present (proto3 defaults), unset message',
-    ' * fields null, unset oneof members absent and the oneof name holding the member that is set.',
+    ' * Options for @grpc/proto-loader that produce the shapes declared below: int64 as number, enums as',
+    ' * their names, every plain scalar and repeated field present (proto3 defaults), unset message fields',
+    ' * null, unset oneof members and unset `optional` fields absent, and the oneof name holding the member',
+    ' * that is set. (Decoded messages also carry `_<field>` keys, protobufjs\'s synthetic oneofs of',
+    ' * `optional` fields; nothing reads them, so they are not declared.) When encoding, null and absent',
+    ' * both leave an `optional` field unset.',
     ' */',
     'export const LOADER_OPTIONS = { longs: Number, enums: String, defaults: true, oneofs: true } as const;',
     '',
@@ -108,11 +124,13 @@ export function generate(protoFile = PROTO_FILE): string {
       const doc = docComment(f.comment, '  ');
       if (doc) out.push(doc.trimEnd());
       if (f.repeated) out.push(`  ${f.name}: ${base}[];`);
+      else if (isProto3Optional(f)) out.push(`  ${f.name}?: ${base} | null;`);
       else if (f.partOf) out.push(`  ${f.name}?: ${base};`);
       else if (isMessage) out.push(`  ${f.name}: ${base} | null;`);
       else out.push(`  ${f.name}: ${base};`);
     }
     for (const o of t.oneofsArray) {
+      if (isSyntheticOneof(o)) continue;
       out.push(`  /** Which member of oneof \`${o.name}\` is set (absent when none). */`);
       out.push(`  ${o.name}?: ${o.fieldsArray.map((f) => `'${f.name}'`).join(' | ')};`);
     }

@@ -1,11 +1,12 @@
-// Imports flow one way: configs <- profiler <- planner <- runtime <- cli (STYLE.md principle 9).
-// Each layer may import only from the layers to its left.
+// Imports flow one way: common <- configs <- profiler <- planner <- runtime <- cli. Each layer may
+// import only from the layers to its left; common/ (errors, JSON files, fingerprints, ports, child
+// processes, executor events) is the floor and imports none of the others.
 import { describe, it, expect } from 'vitest';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, dirname } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
-const order = ['configs', 'profiler', 'planner', 'runtime', 'cli'] as const;
+const order = ['common', 'configs', 'profiler', 'planner', 'runtime', 'cli'] as const;
 type Layer = (typeof order)[number];
 
 function layerOf(file: string): Layer | undefined {

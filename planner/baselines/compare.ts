@@ -3,7 +3,7 @@
 // (dp-only.ts), (c) a Galvatron-style search (galvatron.ts). The planner searches a superset of each
 // baseline's space, so it can never be slower; a slower planner is a bug and raises SOLVER_FAILED.
 import type { CostModelInput } from '../cost-model/input.ts';
-import { UniapError } from '../../configs/errors.ts';
+import { UniapError } from '../../common/errors.ts';
 import { searchPlan, type SearchOptions, type SearchResult } from '../search/search.ts';
 import { megatronBaseline, type MegatronResult } from './megatron.ts';
 import { dataParallelBaseline } from './dp-only.ts';

@@ -8,10 +8,11 @@ import { tpDegreesFor } from './input.ts';
 import { totalDevices } from '../../configs/cluster-spec.ts';
 import { ProfileLookup } from '../../profiler/profile-lookup.ts';
 import { usableMemoryBytes } from '../../profiler/profile.ts';
-import { tpDivides, boundaryActivationBytes, layerShapeKey } from '../../configs/model-derive.ts';
+import { boundaryActivationBytes, layerShapeKey } from '../../configs/model-derive.ts';
+import { tpDivides } from '../../configs/model-tp.ts';
 import { layerCost, type DetailedLayerCost } from './layer-cost.ts';
 import { tpGroupNodes, dpGroupNodes, boundaryCrossesNodes, maxNodesOfGroups, nodesSpanned } from './groups.ts';
-import { UniapError } from '../../configs/errors.ts';
+import { UniapError } from '../../common/errors.ts';
 
 export interface TableConfig {
   stages: number;
@@ -120,7 +121,7 @@ export function buildCostTables(input: CostModelInput, config: TableConfig): Cos
     return v;
   };
   // R'[cls][u][k][l]: one P2P of the boundary activations forward and one of their gradient backward
-  // per micro-batch (REFERENCE.md sec. 2; Narayanan et al. 2021). Each device pair moves the larger of
+  // per micro-batch (Narayanan et al. 2021, arXiv 2104.04473, sec. 2.2 and 4.1). Each device pair moves the larger of
   // the two sides' shards; pairs transfer in parallel.
   const p2p = (bytes: number, from: Strategy, to: Strategy, nodes: number): number =>
     2 * lookup.collectiveMs('p2p', bytes / Math.min(from.dp, to.dp), 2, nodes);

@@ -1,5 +1,5 @@
-// The cost model against closed forms on synthetic profiles (REFERENCE.md sec. 2): uniform pipeline
-// time (c + d - 1)(t_f + t_b) plus communication, per-stage memory with GPipe/1F1B in-flight counts,
+// The cost model against closed forms on synthetic profiles: uniform pipeline time
+// (c + d - 1)(t_f + t_b) (GPipe, Huang et al. 2019, arXiv 1811.06965, sec. 2.3) plus communication, per-stage memory with GPipe/1F1B in-flight counts,
 // exposed gradient synchronization, and estimate == planner prediction.
 import { describe, it, expect } from 'vitest';
 import { loadModel } from '../../configs/model-presets.ts';

@@ -6,7 +6,7 @@ import type { ClusterSpec } from '../../configs/cluster-spec.ts';
 import { totalDevices, isHomogeneous } from '../../configs/cluster-spec.ts';
 import type { Profile } from '../../profiler/profile.ts';
 import { deriveSpecProfile } from '../../profiler/spec-profile.ts';
-import { UniapError } from '../../configs/errors.ts';
+import { UniapError } from '../../common/errors.ts';
 import { divisors } from './math.ts';
 
 export interface CostModelOptions {

@@ -16,7 +16,8 @@ import type { LayerSpec } from '../../configs/model-spec.ts';
 import type { Strategy } from '../strategy.ts';
 import type { LayerCost } from './tables.ts';
 import type { ProfileLookup } from '../../profiler/profile-lookup.ts';
-import { layerTpCollectives, layerInputBytes, layerShapeKey, dtypeBytes } from '../../configs/model-derive.ts';
+import { layerInputBytes, layerShapeKey, dtypeBytes } from '../../configs/model-derive.ts';
+import { layerTpCollectives } from '../../configs/model-tp.ts';
 import { modelStateBytes, type ModelStateBytes } from './memory.ts';
 
 /** Where the strategy's groups land: nodes spanned by its TP group and by its DP group. */

@@ -4,7 +4,8 @@
 import type { ModelSpec, LayerSpec } from '../../configs/model-spec.ts';
 import type { Profile, LayerProfileEntry, LinkProfileEntry } from '../../profiler/profile.ts';
 import { PROFILE_SCHEMA_VERSION, COLLECTIVES } from '../../profiler/profile.ts';
-import { layerShapeKey, layerActivationBytes, layerStoredParameters, dtypeBytes, tpDivides } from '../../configs/model-derive.ts';
+import { layerShapeKey, layerActivationBytes, layerStoredParameters, dtypeBytes } from '../../configs/model-derive.ts';
+import { tpDivides } from '../../configs/model-tp.ts';
 
 export interface SyntheticProfileSpec {
   microBatches: number[];

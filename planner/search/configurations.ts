@@ -5,7 +5,7 @@ import type { Schedule } from '../plan.ts';
 import type { CostModelInput } from '../cost-model/input.ts';
 import { divisors } from '../cost-model/math.ts';
 import { totalDevices } from '../../configs/cluster-spec.ts';
-import { UniapError } from '../../configs/errors.ts';
+import { UniapError } from '../../common/errors.ts';
 
 export interface Configuration {
   stages: number;

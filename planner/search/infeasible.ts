@@ -1,5 +1,5 @@
 // When no configuration has a plan: name the binding constraint and the smallest changes that make
-// one fit (docs/planner.md step S4; STYLE.md 6). Memory is the only constraint besides strategy
+// one fit (docs/planner.md step S4). Memory is the only constraint besides strategy
 // validity, so the diagnosis is the least peak memory per device over every configuration
 // (min-memory.ts), then what fits with more devices (same node type, node count x2, x4, ...), with
 // recomputation / FSDP / cross-node TP if they were switched off.
@@ -8,7 +8,7 @@ import { prepareCostModel } from '../cost-model/input.ts';
 import { buildCostTables } from '../cost-model/build.ts';
 import type { ClusterSpec } from '../../configs/cluster-spec.ts';
 import { totalDevices } from '../../configs/cluster-spec.ts';
-import { UniapError } from '../../configs/errors.ts';
+import { UniapError } from '../../common/errors.ts';
 import { configurations, describeConfiguration, type Configuration, type ScheduleChoice } from './configurations.ts';
 import { minPeakMemory, type MinMemory } from './min-memory.ts';
 

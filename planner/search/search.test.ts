@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../configs/model-presets.ts';
 import { resolveCluster } from '../../configs/cluster-resolve.ts';
-import { isUniapError, type UniapError } from '../../configs/errors.ts';
+import { isUniapError, type UniapError } from '../../common/errors.ts';
 import { prepareCostModel, type CostModelInput } from '../cost-model/input.ts';
 import { buildCostTables } from '../cost-model/build.ts';
 import { estimatePlan } from '../estimate.ts';

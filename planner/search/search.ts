@@ -10,7 +10,7 @@ import { buildCostTables } from '../cost-model/build.ts';
 import type { Plan, PlanSearch } from '../plan.ts';
 import { planFromPlacement } from '../plan-build.ts';
 import { totalDevices } from '../../configs/cluster-spec.ts';
-import { UniapError } from '../../configs/errors.ts';
+import { UniapError } from '../../common/errors.ts';
 import { getSolver } from '../solvers/index.ts';
 import { relativeGap, type SolveResult } from '../solvers/types.ts';
 import { solveExact, cheapBounds } from '../solvers/exact/exact.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { randomTables } from './random-instance.ts';
 import { bruteForceCount, bruteForceSolver, BRUTE_FORCE_LIMIT } from './brute-force.ts';
-import { isUniapError } from '../../configs/errors.ts';
+import { isUniapError } from '../../common/errors.ts';
 
 describe('brute force', () => {
   it('counts partitions times strategy choices', () => {

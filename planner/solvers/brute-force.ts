@@ -3,7 +3,7 @@
 // Obviously correct and exponential: the test oracle for small instances only; refuses big ones.
 import type { CostTables, Placement } from '../cost-model/tables.ts';
 import { evaluatePlacement } from '../cost-model/evaluate.ts';
-import { UniapError } from '../../configs/errors.ts';
+import { UniapError } from '../../common/errors.ts';
 import { checkTables, layerWithoutStrategy } from './check-tables.ts';
 import { verifySolveResult } from './verify.ts';
 import type { SolveOptions, SolveResult, Solver } from './types.ts';

@@ -3,7 +3,7 @@
 // non-negative times). A layer without any allowed strategy is not an error but an infeasible
 // configuration (e.g. a micro-batch too small for every data-parallel degree).
 import type { CostTables } from '../cost-model/tables.ts';
-import { UniapError } from '../../configs/errors.ts';
+import { UniapError } from '../../common/errors.ts';
 
 function bad(what: string): never {
   throw new UniapError('CONFIG_INVALID', `cost tables: ${what}; this is a cost-model bug — report it with the model and cluster`);

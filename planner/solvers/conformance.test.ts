@@ -1,4 +1,4 @@
-// The shared conformance suite (STYLE.md 3): every Solver backend runs the same cases against brute
+// The shared conformance suite: every Solver backend runs the same cases against brute
 // force on seeded random instances (layers <= 8, stages <= 4, strategies <= 4, both schedules, tight
 // and loose memory, repeated layers and shared rows). Instance counts per backend follow their speed;
 // a smaller size range states its reason.

@@ -1,10 +1,12 @@
 // The `glpk` backend: GLPK (glpk.js 5, WebAssembly) on the boundary-form MILP (milp-model.ts) as a
-// glpk.js problem object. Always presol: true; fixed variables as GLP_FX (REFERENCE.md sec. 1).
+// glpk.js problem object. Always presol: true (glpk.js README, jvail/glpk.js; GLPK's
+// glp_intopt needs an optimal LP relaxation unless its presolver runs); fixed variables as GLP_FX
+// (GLPK reference manual, glp_set_col_bnds).
 // Its time limit (tmlim) is not honoured on large models: meant for small and medium instances.
 import GLPK from 'glpk.js/node';
 import type { LP } from 'glpk.js';
 import type { CostTables } from '../cost-model/tables.ts';
-import { UniapError } from '../../configs/errors.ts';
+import { UniapError } from '../../common/errors.ts';
 import { checkTables, layerWithoutStrategy } from './check-tables.ts';
 import { buildMilp } from './milp-model.ts';
 import type { LpModel } from './lp-model.ts';

@@ -1,10 +1,11 @@
 // The `highs` backend: HiGHS 1.15 (WebAssembly) on the boundary-form MILP (milp-model.ts) as CPLEX
 // LP text, through the persistent model API so that a MIP start (setSolution) can be given. Honours
-// time_limit and mip_rel_gap (REFERENCE.md sec. 1: the only reliable MILP backend here). The WASM
+// time_limit and mip_rel_gap (HiGHS option reference, ergo-code.github.io/HiGHS options/definitions);
+// of our MILP backends the only one that passes the conformance suite everywhere (conformance.test.ts). The WASM
 // heap grows with the largest model and is never returned to the OS: keep instances modest.
 import highsLoader from 'highs';
 import type { CostTables } from '../cost-model/tables.ts';
-import { UniapError } from '../../configs/errors.ts';
+import { UniapError } from '../../common/errors.ts';
 import { checkTables, layerWithoutStrategy } from './check-tables.ts';
 import { buildMilp } from './milp-model.ts';
 import { toLpText } from './lp-format.ts';

@@ -1,5 +1,5 @@
 // The solver registry: one name per backend behind the Solver interface (types.ts).
-import { UniapError } from '../../configs/errors.ts';
+import { UniapError } from '../../common/errors.ts';
 import type { Solver } from './types.ts';
 import { exactSolver } from './exact/exact.ts';
 import { highsSolver } from './highs.ts';

@@ -1,5 +1,5 @@
 // The UniAP MIQP (arXiv 2307.16375, sec. 3.3) linearized exactly in the boundary form
-// (REFERENCE.md sec. 1; docs/planner.md steps M1-M11), written once as a solver-neutral LpModel.
+// (derived in docs/planner.md section 4, steps M1-M11), written once as a solver-neutral LpModel.
 // Times in ms, memory in GiB (keeps coefficients near 1 for the MILP tolerances).
 import type { CostTables, Placement } from '../cost-model/tables.ts';
 import { evaluatePlacement, stageRange } from '../cost-model/evaluate.ts';

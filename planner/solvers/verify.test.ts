@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { randomTables } from './random-instance.ts';
 import { verifySolveResult } from './verify.ts';
 import { evaluatePlacement } from '../cost-model/evaluate.ts';
-import { isUniapError } from '../../configs/errors.ts';
+import { isUniapError } from '../../common/errors.ts';
 import type { SolveResult } from './types.ts';
 
 function t0() {

@@ -1,9 +1,9 @@
-// Never trust a solver (STYLE.md 3): re-evaluate every backend's placement with evaluatePlacement
+// Never trust a solver: re-evaluate every backend's placement with evaluatePlacement
 // (the single definition of time and memory) and check the structure, every constraint, the claimed
 // objective and the claimed bound. A wrong answer is a SOLVER_FAILED error; it is never exported.
 import type { CostTables, Placement } from '../cost-model/tables.ts';
 import { evaluatePlacement } from '../cost-model/evaluate.ts';
-import { UniapError } from '../../configs/errors.ts';
+import { UniapError } from '../../common/errors.ts';
 import { relativeGap, type SolveResult } from './types.ts';
 
 /** Relative tolerance for comparing a backend's claimed objective with the re-evaluated one (MILP feasibility tolerances). */

@@ -1,5 +1,5 @@
 // Finding and reading Galvatron's profile files (PKU-DAIR/Hetu-Galvatron's published JSON; format
-// notes in shared/data/galvatron/README.md). Only reading and key parsing lives here; units and the
+// notes in fixtures/README.md). Only reading and key parsing lives here; units and the
 // mapping to our Profile are in import.ts.
 //
 // Recognized names (searched recursively under the directory given):
@@ -12,8 +12,8 @@
 //   .../meta_configs/*.json                             model hyper-parameters
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, UniapError } from '../../configs/errors.ts';
-import { parseJsonText } from '../../configs/json-file.ts';
+import { ConfigError, UniapError } from '../../common/errors.ts';
+import { parseJsonText } from '../../common/json-file.ts';
 
 export interface HardwareFiles {
   nodes: number;

@@ -1,10 +1,10 @@
-// Import of Galvatron's published files (fixtures/, a copy of shared/data/galvatron): the profiles
+// Import of Galvatron's published files (fixtures/, copied from PKU-DAIR/Hetu-Galvatron; fixtures/SOURCE.md): the profiles
 // validate, units are converted as documented, the cluster shape is carried, layer entries carry the
 // shapeKeys of the model they describe, and ambiguous input is one clear error.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { isUniapError } from '../../configs/errors.ts';
+import { isUniapError } from '../../common/errors.ts';
 import { loadModel } from '../../configs/model-presets.ts';
 import { layerParameters, layerShapeKey } from '../../configs/model-derive.ts';
 import { parseProfile } from '../profile-io.ts';

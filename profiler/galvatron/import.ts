@@ -12,7 +12,7 @@
 //
 // Units and conversions (Galvatron -> Profile):
 //   computation: forward ms per sample per layer (layertype_*), at batch size bsz when the key says
-//     so -> forwardMs(b, tp) = b * perSample(bsz nearest b) / tp (Galvatron scales compute 1/tp and
+//     so -> forwardMs(b, tp) = b * perSample(bsz nearest b) / tp, / 1 for layers tp replicates (Galvatron scales compute 1/tp and
 //     models TP communication separately: tpCommunication 'excluded'); backwardMs = 2 * forwardMs
 //     (Galvatron does not measure backward; it assumes 2x).
 //   memory: activation MiB per sample per tp (tp_activation_per_bsz_dict) -> activationBytes =
@@ -20,7 +20,7 @@
 //     uses the spec profile's convention, a weight-gradient buffer (parameterBytes) plus the gradients
 //     flowing in and out (2 x the layer's output, B*s*b*h; an embedding 1x).
 //     parameter_size (MiB of fp32 parameters) is only cross-checked against our parameter count;
-//     parameterBytes comes from the ModelSpec in the training dtype, split tp ways.
+//     parameterBytes comes from the ModelSpec in the training dtype, per tp rank (configs/model-tp.ts).
 //   "other" (embedding + head) forward time goes to the head; embeddings get 0 ms (a lookup).
 //     Its activation: other_memory_pp_on_first -> embedding, other_memory_pp_on_last -> head.
 //   all-reduce bandwidth files hold nccl-tests bus bandwidth, GB/s (= our busBandwidthGBps);
@@ -33,8 +33,9 @@
 //     overlapSlowdown = c - 1.
 import path from 'node:path';
 import type { ModelConfig, ModelSpec, LayerSpec } from '../../configs/model-spec.ts';
-import { UniapError } from '../../configs/errors.ts';
-import { dtypeBytes, layerActivationBytes, layerParameters, layerShapeKey, tpDivides } from '../../configs/model-derive.ts';
+import { UniapError } from '../../common/errors.ts';
+import { dtypeBytes, layerActivationBytes, layerParameters, layerShapeKey } from '../../configs/model-derive.ts';
+import { layerParametersPerTpRank, tpDivides, tpSplitsCompute } from '../../configs/model-tp.ts';
 import { resolveModel } from '../../configs/model-resolve.ts';
 import { builtinDeviceTypes } from '../../configs/cluster-resolve.ts';
 import { COLLECTIVES, type LayerProfileEntry, type LinkProfileEntry, type Profile, PROFILE_SCHEMA_VERSION } from '../profile.ts';
@@ -196,7 +197,7 @@ export function importGalvatron(dir: string, o: GalvatronImportOptions = {}): Ga
     const blockIdx = blockShapes.indexOf(l);
     for (const tp of tps) {
       if (!tpDivides(l, tp)) continue;
-      const parameterBytes = (layerParameters(l) / tp) * dtypeBytes(l.dtype);
+      const parameterBytes = layerParametersPerTpRank(l, tp) * dtypeBytes(l.dtype);
       for (const b of microBatches) {
         let perSampleMs: number;
         let actBytes: number;
@@ -209,7 +210,7 @@ export function importGalvatron(dir: string, o: GalvatronImportOptions = {}): Ga
           perSampleMs = l.type === 'head' ? valueAt(otherTable, b) : 0;
           actBytes = otherActivation(mem, l, tp, b, seqKey, model);
         }
-        const forwardMs = (b * perSampleMs) / tp;
+        const forwardMs = (b * perSampleMs) / (tpSplitsCompute(l) ? tp : 1);
         layers.push({
           shapeKey,
           microBatch: b,

@@ -2,7 +2,7 @@
 // Python stops every process with the task, the rank and the reason.
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../configs/model-presets.ts';
-import { choosePython } from './python.ts';
+import { choosePython } from '../../common/python.ts';
 import { runWorkers, type WorkerEvent } from './driver.ts';
 
 describe('runWorkers', () => {
@@ -17,7 +17,7 @@ describe('runWorkers', () => {
         tasks: [
           { id: 'ar', kind: 'link', collective: 'all-reduce', groupSize: 2, nodes: 1, bytes: 4096, warmup: 1, minReps: 2, maxReps: 2, budgetMs: 0 },
           // A layer type the executor does not know: build_layer raises ValueError.
-          { id: 'bad', kind: 'layer', layer: layer as never, shapeKey: 'x', dtype: 'fp32', microBatch: 1, tp: 1, warmup: 0, reps: 1, seed: 1, build: { position: null, family: 'decoder-only', pool: 'cls' }, variant: '' },
+          { id: 'bad', kind: 'layer', layer: layer as never, shapeKey: 'x', dtype: 'fp32', microBatch: 1, tp: 1, warmup: 0, reps: 1, seed: 1, facts: {} as never, variant: '' },
         ],
       },
       { python: choosePython(), processes: 2, onEvent: (e) => events.push(e) },

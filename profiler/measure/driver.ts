@@ -5,10 +5,11 @@
 // caller (and in the cache).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { dieWithParent } from '../../common/die-with-parent.ts';
+import { freePort } from '../../common/ports.ts';
 import { pythonEnv } from './python.ts';
 import type { MeasureTask } from './tasks.ts';
 
@@ -30,7 +31,7 @@ export type WorkerEvent =
 export interface RunWorkersOptions {
   python: string;
   processes: number;
-  executorDir?: string;
+  layersDir?: string;
   signal?: AbortSignal;
   onEvent: (e: WorkerEvent) => void;
 }
@@ -41,20 +42,6 @@ export type RunWorkersOutcome =
   | { status: 'failed'; taskId?: string; rank?: number; oom: boolean; message: string; stderrTail: string };
 
 const PREFIX = '@@uniap ';
-
-/** A free TCP port on the loopback interface for torch.distributed's rendezvous. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export async function runWorkers(job: WorkerJob, opts: RunWorkersOptions): Promise<RunWorkersOutcome> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'uniap-measure-'));
@@ -90,9 +77,11 @@ export async function runWorkers(job: WorkerJob, opts: RunWorkersOptions): Promi
           MASTER_PORT: String(port),
           OMP_NUM_THREADS: String(Math.max(1, job.threads)),
         },
-        opts.executorDir,
+        opts.layersDir,
       );
-      const child = spawn(opts.python, ['-m', 'uniap_measure.worker', jobFile], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      // A killed `uniap profile` leaves no rank blocked in a collective whose peers are gone.
+      const cmd = dieWithParent(opts.python, opts.python, ['-m', 'uniap_measure.worker', jobFile]);
+      const child = spawn(cmd.command, cmd.args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
       children.push(child);
       stderrTails[rank] = '';
       child.stderr!.setEncoding('utf8');

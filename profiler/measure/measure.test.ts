@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCluster } from '../../configs/cluster-presets.ts';
-import { isUniapError } from '../../configs/errors.ts';
+import { isUniapError } from '../../common/errors.ts';
 import { loadModel } from '../../configs/model-presets.ts';
 import { layerShapeKey } from '../../configs/model-derive.ts';
 import { type CacheEnvironment, MeasurementCache } from '../cache.ts';

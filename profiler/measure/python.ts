@@ -7,17 +7,14 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync,
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UniapError } from '../../configs/errors.ts';
+import { UniapError } from '../../common/errors.ts';
+import { DEFAULT_PYTHON, INSTALL_HINT, PYTHON_ENV_VAR, TORCH_PY_DIR, pythonPathWith } from '../../common/python.ts';
 
-/** The interpreter used when neither --python nor $UNIAP_PYTHON is given (Debian's, which has python3-torch). */
-export const DEFAULT_PYTHON = '/usr/bin/python3';
-export const PYTHON_ENV_VAR = 'UNIAP_PYTHON';
-export const INSTALL_HINT = 'on Debian/Ubuntu: apt-get install python3-torch libopenblas0-pthread';
 
 /** Folder holding the `uniap_measure` package. */
 export const MEASURE_PY_DIR = fileURLToPath(new URL('./py/', import.meta.url));
-/** Folder holding the executor's `uniap_exec` package (its layers are what we measure). */
-export const EXECUTOR_DIR = fileURLToPath(new URL('../../runtime/executor/', import.meta.url));
+/** Folder holding the shared `uniap_torch` package (its layers are what the executor runs and we measure). */
+export const LAYERS_PY_DIR = TORCH_PY_DIR;
 
 export interface PythonInfo {
   interpreter: string;
@@ -36,25 +33,16 @@ export interface PythonInfo {
   blas: string;
 }
 
-/** --python, else $UNIAP_PYTHON, else /usr/bin/python3. */
-export function choosePython(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
-  if (explicit && explicit.length > 0) return explicit;
-  const fromEnv = env[PYTHON_ENV_VAR];
-  if (fromEnv && fromEnv.length > 0) return fromEnv;
-  return DEFAULT_PYTHON;
-}
 
 function howToChoose(interpreter: string): string {
-  return `choose another interpreter with --python PATH or ${PYTHON_ENV_VAR}=PATH (now: ${interpreter}; default ${DEFAULT_PYTHON})`;
+  return `(now: ${interpreter}; default --python, else $${PYTHON_ENV_VAR}, else ${DEFAULT_PYTHON})`;
 }
 
 /** Environment for every Python process we start: our package and the executor's on the path. */
-export function pythonEnv(extra: Record<string, string> = {}, executorDir = EXECUTOR_DIR): NodeJS.ProcessEnv {
-  const parts = [MEASURE_PY_DIR, executorDir];
-  if (process.env.PYTHONPATH) parts.push(process.env.PYTHONPATH);
+export function pythonEnv(extra: Record<string, string> = {}, layersDir = LAYERS_PY_DIR): NodeJS.ProcessEnv {
   return {
     ...process.env,
-    PYTHONPATH: parts.join(path.delimiter),
+    PYTHONPATH: pythonPathWith([MEASURE_PY_DIR, layersDir]),
     PYTHONUNBUFFERED: '1',
     PYTHONDONTWRITEBYTECODE: '1',
     // One thread unless the job sets more: N ranks on a shared CPU must not oversubscribe it.
@@ -71,7 +59,7 @@ export function probePython(interpreter: string): PythonInfo {
     const why = code === 'ENOENT' ? 'not found' : code === 'EACCES' ? 'not executable' : `could not be started (${code ?? res.error.message})`;
     throw new UniapError(
       'TOOL_MISSING',
-      `uniap profile needs Python 3 with PyTorch, but the interpreter ${interpreter} was ${why}; install it (${INSTALL_HINT}) or ${howToChoose(interpreter)}`,
+      `uniap profile needs Python 3 with PyTorch, but the interpreter ${interpreter} was ${why}; ${INSTALL_HINT} ${howToChoose(interpreter)}`,
       { interpreter, reason: why },
     );
   }
@@ -85,7 +73,7 @@ export function probePython(interpreter: string): PythonInfo {
   if (res.status === 3 || (parsed && typeof parsed.torchError === 'string')) {
     throw new UniapError(
       'TOOL_MISSING',
-      `PyTorch is not importable by ${interpreter} (${String(parsed?.torchError ?? 'import torch failed')}); install it (${INSTALL_HINT}) or ${howToChoose(interpreter)}`,
+      `PyTorch is not importable by ${interpreter} (${String(parsed?.torchError ?? 'import torch failed')}); ${INSTALL_HINT} ${howToChoose(interpreter)}`,
       { interpreter, reason: parsed?.torchError },
     );
   }
@@ -118,13 +106,13 @@ export function probePython(interpreter: string): PythonInfo {
   };
 }
 
-/** The executor's layer module file; throws when the executor's Python package is absent. */
-export function executorLayersFile(executorDir = EXECUTOR_DIR): string {
-  const f = path.join(executorDir, 'uniap_exec', 'layers.py');
+/** The shared layer module file; throws when the `uniap_torch` package is absent. */
+export function layersFile(layersDir = LAYERS_PY_DIR): string {
+  const f = path.join(layersDir, 'uniap_torch', 'layers.py');
   if (!existsSync(f)) {
     throw new UniapError(
       'TOOL_MISSING',
-      `the executor's layer implementation ${f} is missing, and layers are measured with it; restore runtime/executor from the uniap checkout`,
+      `the layer implementation ${f} is missing, and layers are measured with it; restore python/uniap_torch from the uniap checkout`,
       { file: f },
     );
   }
@@ -133,11 +121,11 @@ export function executorLayersFile(executorDir = EXECUTOR_DIR): string {
 
 /**
  * Hash of the code whose behaviour a measurement depends on: every .py file of our measuring package
- * and of the executor's `uniap_exec` package (when present). Part of the cache key.
+ * and of the shared `uniap_torch` package (when present). Part of the cache key.
  */
-export function measurementCodeHash(executorDir = EXECUTOR_DIR): string {
+export function measurementCodeHash(layersDir = LAYERS_PY_DIR): string {
   const h = createHash('sha256');
-  for (const dir of [path.join(MEASURE_PY_DIR, 'uniap_measure'), path.join(executorDir, 'uniap_exec')]) {
+  for (const dir of [path.join(MEASURE_PY_DIR, 'uniap_measure'), path.join(layersDir, 'uniap_torch')]) {
     if (!existsSync(dir)) {
       h.update(`missing:${path.basename(dir)}`);
       continue;

@@ -3,7 +3,7 @@
 // Profile: medians per layer shape, fits per collective, flags, and provenance that says how.
 import os from 'node:os';
 import type { ClusterSpec } from '../../configs/cluster-spec.ts';
-import { UniapError } from '../../configs/errors.ts';
+import { UniapError } from '../../common/errors.ts';
 import { dtypeBytes } from '../../configs/model-derive.ts';
 import type { DType, ModelSpec } from '../../configs/model-spec.ts';
 import { type CacheEnvironment, defaultCacheRoot, type LayerMeasurement, MeasurementCache } from '../cache.ts';
@@ -12,7 +12,8 @@ import { groupShapes, interNodeBusEfficiency, intraNodeBusEfficiency, linkEntry 
 import { runWorkers, type WorkerEvent, type WorkerJob } from './driver.ts';
 import { extendSeries, fitLink, flagSeries, summarizeLayer, summarizeLink, summarizeOverlap } from './fit.ts';
 import { ProgressTracker, type ProgressSink, fmtDuration } from './progress.ts';
-import { choosePython, EXECUTOR_DIR, executorLayersFile, measurementCodeHash, probePythonCached, type PythonInfo } from './python.ts';
+import { choosePython } from '../../common/python.ts';
+import { LAYERS_PY_DIR, layersFile, measurementCodeHash, probePythonCached, type PythonInfo } from './python.ts';
 import {
   FULL_MAX_MESSAGE_BYTES,
   fmtSize,
@@ -54,7 +55,7 @@ export interface MeasureOptions {
   signal?: AbortSignal;
   /** Called after each new measurement is cached (task id, measured so far in this run, tasks to measure). */
   onMeasured?: (taskId: string, measured: number, toMeasure: number) => void;
-  executorDir?: string;
+  layersDir?: string;
 }
 
 export interface MeasureStats {
@@ -125,7 +126,7 @@ export async function measureProfile(o: MeasureOptions): Promise<MeasureResult> 
   const cacheRoot = o.cacheDir ?? defaultCacheRoot();
   const info = probePythonCached(python, cacheRoot);
   const placement = place(o.cluster, info);
-  const executorDir = o.executorDir ?? EXECUTOR_DIR;
+  const layersDir = o.layersDir ?? LAYERS_PY_DIR;
   const dtype = resolveDtype(o.model, placement.kind, o.dtype);
   const quick = o.quick ?? false;
   const warmup = o.warmup ?? (quick ? 1 : 3);
@@ -142,7 +143,7 @@ export async function measureProfile(o: MeasureOptions): Promise<MeasureResult> 
     blas: info.blas,
     processes: placement.processes,
     threadsPerProcess: placement.kind === 'cpu' ? placement.threads : 0,
-    code: measurementCodeHash(executorDir),
+    code: measurementCodeHash(layersDir),
     // A quick 3-repetition measurement must not stand in for a full one.
     method: `warmup${warmup}-reps${reps}`,
   };
@@ -172,7 +173,7 @@ export async function measureProfile(o: MeasureOptions): Promise<MeasureResult> 
     wallMs: 0,
     processes: placement.processes,
   };
-  if (plan.todo.some((t) => t.kind === 'layer')) executorLayersFile(executorDir);
+  if (plan.todo.some((t) => t.kind === 'layer')) layersFile(layersDir);
 
   const progress = new ProgressTracker(plan.todo, o.progress);
   let todo: MeasureTask[] = plan.todo;
@@ -185,7 +186,7 @@ export async function measureProfile(o: MeasureOptions): Promise<MeasureResult> 
     const outcome = await runWorkers(job, {
       python,
       processes: placement.processes,
-      executorDir,
+      layersDir,
       ...(o.signal ? { signal: o.signal } : {}),
       onEvent: (e: WorkerEvent) => {
         if (e.event === 'start') progress.start(e.id);
@@ -270,7 +271,7 @@ function assemble(
   const node = o.cluster.nodes[0]!;
   const notes: string[] = [...placement.notes];
   notes.push(
-    `layers built by the executor's own code (runtime/executor/uniap_exec/layers.py), measured per distinct shape; ` +
+    `layers built by the executor's own code (python/uniap_torch/layers.py), measured per distinct shape; ` +
       `tensor-parallel collectives are inside forwardMs/backwardMs (tpCommunication: included); ` +
       `times are the median of the slowest rank; ${placement.processes} process(es) ran at once`,
   );

@@ -3,7 +3,9 @@
 // the cache already holds. Plain data; the driver runs it, the assembler turns results into a Profile.
 import type { ClusterSpec } from '../../configs/cluster-spec.ts';
 import type { DType, LayerSpec, ModelSpec } from '../../configs/model-spec.ts';
-import { layerShapeKey, tpDivides } from '../../configs/model-derive.ts';
+import { layerShapeKey } from '../../configs/model-derive.ts';
+import { tpDivides } from '../../configs/model-tp.ts';
+import { layerFacts, type LayerFacts } from '../../configs/model-facts.ts';
 import type { Collective } from '../profile.ts';
 import { COLLECTIVES } from '../profile.ts';
 import type { LayerKey, LinkKey, MeasurementCache } from '../cache.ts';
@@ -34,17 +36,10 @@ export interface LayerTask {
   warmup: number;
   reps: number;
   seed: number;
-  /** Keyword options the executor passes build_layer for this model (position scheme, head kind). */
-  build: LayerBuildOptions;
-  /** The build options that change this layer's computation, as a cache-key part ('' when none). */
+  /** The layer's resolved facts (configs/model-facts.ts), which build_layer reads as the executor does. */
+  facts: LayerFacts;
+  /** What of the facts changes this layer's computation beyond its shape key, as a cache-key part ('' when none). */
   variant: string;
-}
-
-export interface LayerBuildOptions {
-  /** Position scheme of the layer's chain, from its embedding: rotary or T5 relative bias, else null. */
-  position: 'rope' | 'relative' | null;
-  family: string;
-  pool: 'cls' | 'mean';
 }
 
 export interface LinkTask {
@@ -128,22 +123,9 @@ export function distinctShapes(model: ModelSpec): Map<string, LayerSpec> {
   return shapes;
 }
 
-/**
- * The build_layer keyword options of each chain of `model`, as the executor passes them: the chain's
- * position scheme (from its embedding layer), the model family and the classifier pooling.
- */
-export function buildOptionsFor(model: ModelSpec, layer: LayerSpec): LayerBuildOptions {
-  let position: LayerBuildOptions['position'] = null;
-  const emb = model.layers.find((l) => l.chain === layer.chain && (l.type === 'embedding' || l.type === 'patch-embedding'));
-  if (emb && (emb.positionEmbedding === 'rope' || emb.positionEmbedding === 'relative')) position = emb.positionEmbedding;
-  return { position, family: model.family, pool: model.layers.some((l) => l.type === 'swin') ? 'mean' : 'cls' };
-}
-
-/** What of the build options changes a layer's work: the position scheme of blocks, the pooling of a pooled head. */
-export function variantOf(layer: LayerSpec, b: LayerBuildOptions): string {
-  if (layer.type === 'encoder' || layer.type === 'decoder' || layer.type === 'cross-decoder') return b.position ? `pos=${b.position}` : '';
-  if (layer.type === 'head' && b.family === 'vision') return `pool=${b.pool}`;
-  return '';
+/** What of the facts changes a layer's work beyond its shape key: the pooling of a pooled head. */
+export function variantOf(f: LayerFacts): string {
+  return f.head && f.head.pooling !== 'none' ? `pool=${f.head.pooling}` : '';
 }
 
 export function planMeasurements(model: ModelSpec, _cluster: ClusterSpec, o: MeasurePlanOptions, cache?: MeasurementCache): MeasurePlan {
@@ -155,8 +137,8 @@ export function planMeasurements(model: ModelSpec, _cluster: ClusterSpec, o: Mea
   const microBatches = [...new Set(o.microBatches)].sort((a, b) => a - b);
   const all: MeasureTask[] = [];
   for (const [shapeKey, layer] of shapes) {
-    const build = buildOptionsFor(model, layer);
-    const variant = variantOf(layer, build);
+    const facts = layerFacts(model, layer);
+    const variant = variantOf(facts);
     for (const tp of tpDegrees) {
       if (!tpDivides(layer, tp)) continue;
       for (const microBatch of microBatches) {
@@ -171,7 +153,7 @@ export function planMeasurements(model: ModelSpec, _cluster: ClusterSpec, o: Mea
           warmup: o.warmup,
           reps: o.reps,
           seed: 1234,
-          build,
+          facts,
           variant,
         });
       }

@@ -1,40 +1,42 @@
-// The coordinator: membership (register, heartbeats, lost workers), jobs (rendezvous, rank and master
-// assignment, plan distribution with hash verification, metric aggregation, stop, restart from the last
-// checkpoint) and the event stream the CLI watches. Every job and worker record is written through to
-// Redis (job-store.ts), so a coordinator restarted on the same store resumes with the same state.
-// Jobs follow the state machine of job-state.ts; all changes of one job run one at a time (`serial`).
+// The coordinator's effects: membership (register, heartbeats, lost workers), the Worker-service RPCs,
+// the job store, timers and the event stream the CLI watches. What to do about each event is decided
+// by pure functions (coordinator-decisions.ts, rendezvous.ts, blame.ts) that return the job's new
+// record and commands; `apply` carries the commands out in order. Every job and worker record is
+// written through to the store (job-store.ts), so a coordinator restarted on the same store resumes
+// with the same state. All changes of one job run one at a time (`serial`).
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { UniapError, isUniapError } from '../../configs/errors.ts';
+import { UniapError, isUniapError } from '../../common/errors.ts';
 import type { ModelSpec } from '../../configs/model-spec.ts';
 import { parsePlan } from '../../planner/plan-io.ts';
-import { JOB_TRANSITIONS, liveRanks, ranksOf, workersOf, type JobRecord } from './job-state.ts';
-import type { RedisJobStore, WorkerRecord } from './job-store.ts';
-import { summarizeStep } from './metrics.ts';
-import { assertTransition, type LogFn } from './state-machine.ts';
+import { ALIVE, heartbeatVerdict, planMismatchFailure } from './blame.ts';
+import type { Command, Decision, StartOutcome } from './coordinator-commands.ts';
+import { checkpointComplete, onExecutorEvent, onFailure, onStopRequest, onWorkerLost, stepComplete, stopExecutors, submitted, workerStopped } from './coordinator-decisions.ts';
+import { jobStatus, workerStatus } from './coordinator-status.ts';
+import type { JobRecord } from './job-state.ts';
+import type { JobStore, WorkerRecord } from './job-store.ts';
+import { freeWorkersInRankOrder, planRendezvous, rendezvousExpired, rendezvousTimeout, startAttempt, startResults } from './rendezvous.ts';
+import type { LogFn } from './state-machine.ts';
 import { isUnreachable, type CoordinatorApi, type Transport, type WorkerClient } from './transport.ts';
 import {
   isTerminal,
   type CoordinatorStatus,
   type ExecutorEvent,
-  type Failure,
   type Heartbeat,
   type HeartbeatResult,
   type JobEvent,
-  type JobEventBody,
   type JobState,
-  type JobStatus,
   type JobSubmission,
-  type RankAssignment,
   type RegisterResult,
   type Registration,
   type SubmitResult,
-  type WorkerShare,
-  type WorkerStatus,
 } from './types.ts';
 
+export { exitFailure } from './blame.ts';
+export { jobStatus } from './coordinator-status.ts';
+
 export interface CoordinatorOptions {
-  store: RedisJobStore;
+  store: JobStore;
   /** Used to call the workers' Worker service. */
   transport: Transport;
   log: LogFn;
@@ -48,9 +50,6 @@ export interface CoordinatorOptions {
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1000;
 export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 10_000;
 
-/** Worker states in which a member can take part in a job. */
-const ALIVE = new Set(['connecting', 'idle', 'starting', 'running', 'stopping']);
-
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
@@ -60,17 +59,11 @@ function newJobId(now: number): string {
   return `job-${d}-${randomBytes(2).toString('hex')}`;
 }
 
-function rankRange(ranks: RankAssignment[]): string {
-  if (ranks.length === 0) return 'no ranks';
-  const rs = ranks.map((r) => r.rank).sort((a, b) => a - b);
-  return rs.length === 1 ? `rank ${rs[0]}` : `ranks ${rs[0]}-${rs[rs.length - 1]}`;
-}
-
 export class Coordinator implements CoordinatorApi {
   readonly coordinatorId: string;
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTimeoutMs: number;
-  private readonly store: RedisJobStore;
+  private readonly store: JobStore;
   private readonly transport: Transport;
   private readonly log: LogFn;
   private readonly now: () => number;
@@ -121,7 +114,10 @@ export class Coordinator implements CoordinatorApi {
     for (const j of jobs) {
       if (isTerminal(j.state)) continue;
       this.log(`coordinator ${this.coordinatorId}: found job ${j.jobId} in state ${j.state} (attempt ${j.attempt}, last step ${j.lastStep ?? 'none'}) in Redis`);
-      if (j.state === 'stopping' || j.state === 'restarting') this.background(this.serial(j.jobId, async () => this.stopExecutors(j, 'coordinator restarted while the job was stopping')), `stopping job ${j.jobId}`);
+      if (j.state === 'stopping' || j.state === 'restarting') {
+        const why = 'coordinator restarted while the job was stopping';
+        this.background(this.serial(j.jobId, () => this.decide(j.jobId, (job) => stopExecutors(job, why, this.now()))), `stopping job ${j.jobId}`);
+      }
     }
     this.scheduleRendezvous();
   }
@@ -174,39 +170,103 @@ export class Coordinator implements CoordinatorApi {
     await this.store.saveWorker(w);
   }
 
-  private async saveJob(job: JobRecord): Promise<void> {
-    job.updatedAtMs = this.now();
-    this.jobs.set(job.jobId, job);
-    await this.store.saveJob(job);
-  }
-
-  private async emit(job: JobRecord, body: JobEventBody): Promise<JobEvent> {
-    const e = await this.store.appendEvent(job.jobId, body, this.now());
-    this.events.emit(job.jobId, e);
-    return e;
-  }
-
-  /** The one place a job changes state: checks the transition table, saves, logs and emits it. */
-  private async transition(job: JobRecord, to: JobState, reason: string): Promise<void> {
-    const from = job.state;
-    assertTransition(JOB_TRANSITIONS, `job ${job.jobId}`, from, to, reason);
-    job.state = to;
-    job.stateSinceMs = this.now();
-    await this.saveJob(job);
-    this.log(`job ${job.jobId}: ${from} -> ${to} (${reason})`);
-    await this.emit(job, { kind: 'state', from, to, reason });
-    if (isTerminal(to)) {
-      await this.releaseWorkers(job);
-      await this.store.clearAttempt(job.jobId, job.attempt);
-      await this.emit(job, { kind: 'result', state: to, failure: job.failure, lastStep: job.lastStep });
-      this.scheduleRendezvous();
-    }
-  }
-
-  private async releaseWorkers(job: JobRecord): Promise<void> {
+  private async releaseWorkers(jobId: string): Promise<void> {
     for (const w of this.workers.values()) {
-      if (w.jobId === job.jobId) await this.saveWorker({ ...w, jobId: null });
+      if (w.jobId === jobId) await this.saveWorker({ ...w, jobId: null });
     }
+  }
+
+  // ---------------------------------------------------------------- carrying out decisions
+
+  /** Takes the decision's job as the current record, then carries out its commands in order. Returns the job as it is afterwards. */
+  private async apply(d: Decision): Promise<JobRecord> {
+    this.jobs.set(d.job.jobId, d.job);
+    for (const c of d.commands) await this.carryOut(c);
+    return this.jobs.get(d.job.jobId) ?? d.job;
+  }
+
+  /** Applies `decision` to the current record of a known job (inside its serial queue); null when the job is unknown. */
+  private async decide(jobId: string, decision: (job: JobRecord) => Decision): Promise<JobRecord | null> {
+    const job = this.jobs.get(jobId);
+    return job ? this.apply(decision(job)) : null;
+  }
+
+  private async carryOut(c: Command): Promise<void> {
+    switch (c.kind) {
+      case 'persist-job':
+        await this.store.saveJob(c.job);
+        return;
+      case 'log':
+        this.log(c.line);
+        return;
+      case 'emit': {
+        const e = await this.store.appendEvent(c.jobId, c.body, this.now());
+        this.events.emit(c.jobId, e);
+        return;
+      }
+      case 'release-workers':
+        await this.releaseWorkers(c.jobId);
+        return;
+      case 'clear-attempt':
+        await this.store.clearAttempt(c.jobId, c.attempt);
+        return;
+      case 'schedule-rendezvous':
+        this.scheduleRendezvous();
+        return;
+      case 'stop-executors':
+        this.sendStops(c.jobId, c.attempt, c.workerIds, c.reason);
+        return;
+      case 'start-executors': {
+        const outcomes = await this.sendStarts(c.shares);
+        await this.decide(c.jobId, (job) => (job.attempt === c.attempt ? startResults(job, outcomes, this.now()) : { job, commands: [] }));
+        return;
+      }
+      case 'record-step': {
+        const all = await this.store.recordRankStep(c.jobId, c.attempt, c.rank, c.worldSize, c.metrics);
+        if (all) await this.decide(c.jobId, (job) => stepComplete(job, all, this.now()));
+        return;
+      }
+      case 'record-checkpoint': {
+        const complete = await this.store.recordRankCheckpoint(c.jobId, c.attempt, c.rank, c.worldSize, c.step, c.path);
+        if (complete) await this.decide(c.jobId, (job) => checkpointComplete(job, c.step, c.path, this.now()));
+        return;
+      }
+      case 'append-metrics':
+        await this.store.appendMetrics(c.jobId, c.summary);
+        return;
+    }
+  }
+
+  /** Asks each worker to end its executors (not awaited); a worker that confirms has none left. */
+  private sendStops(jobId: string, attempt: number, workerIds: string[], reason: string): void {
+    for (const workerId of workerIds) {
+      const w = this.workers.get(workerId);
+      if (!w) continue;
+      const stopping = this.client(w)
+        .stop(jobId, attempt, reason)
+        .then(
+          () => this.serial(jobId, () => this.decide(jobId, (job) => workerStopped(job, workerId, attempt, this.now()))),
+          (e: unknown) => this.log(`job ${jobId}: stopping worker ${workerId} failed (${(e as Error).message}); it counts as stopped once it is lost`),
+        );
+      this.background(stopping, `stopping worker ${workerId}`);
+    }
+  }
+
+  /** Sends every worker its share at once; each call's outcome, in the shares' order. */
+  private async sendStarts(shares: Extract<Command, { kind: 'start-executors' }>['shares']): Promise<StartOutcome[]> {
+    return Promise.all(
+      shares.map(async ({ workerId, share }): Promise<StartOutcome> => {
+        const w = this.workers.get(workerId);
+        const host = w?.host ?? '?';
+        try {
+          if (!w) throw new UniapError('WORKER_LOST', `worker ${workerId} is no member any more`);
+          const result = await this.client(w).start(share);
+          return { workerId, host, ok: true, planSha256: result.planSha256, processes: result.processes };
+        } catch (e) {
+          return { workerId, host, ok: false, code: isUniapError(e) ? e.code : 'RUNTIME_FAILED', message: (e as Error).message, unreachable: isUnreachable(e) };
+        }
+      }),
+    );
   }
 
   // ---------------------------------------------------------------- membership
@@ -254,20 +314,14 @@ export class Coordinator implements CoordinatorApi {
     }
     const reported = h.planSha256;
     if (job && wanted && reported !== null && reported !== job.planSha256) {
-      await this.serial(job.jobId, () =>
-        this.fail(job.jobId, {
-          code: 'RUNTIME_FAILED',
-          message: `worker ${h.workerId} runs a plan with sha256 ${reported.slice(0, 12)}..., not the job's ${job.planSha256.slice(0, 12)}...; the plan was changed on the way`,
-          workerId: h.workerId,
-          rank: null,
-        }),
-      );
+      const failure = planMismatchFailure(job, h.workerId, reported, ' runs');
+      await this.serial(job.jobId, () => this.decide(job.jobId, (j) => onFailure(j, failure, this.now())));
       return { known: true, stop: true };
     }
     return { known: true, stop: h.jobId !== null && !wanted };
   }
 
-  /** Marks a member lost and fails (or restarts) the jobs it takes part in. */
+  /** Marks a member lost and fails (or restarts) the job it takes part in. */
   private async declareLost(w: WorkerRecord, why: string): Promise<void> {
     const jobId = w.jobId;
     await this.saveWorker({ ...w, state: why.startsWith('exited') ? 'exited' : 'lost', jobId: null });
@@ -275,19 +329,7 @@ export class Coordinator implements CoordinatorApi {
     this.clients.delete(w.workerId);
     this.log(`worker ${w.workerId} (${w.host}) ${why}`);
     if (jobId === null) return;
-    await this.serial(jobId, async () => {
-      const job = this.jobs.get(jobId);
-      if (!job || isTerminal(job.state) || job.state === 'waiting') return;
-      if (!workersOf(job).includes(w.workerId) || job.lostWorkers.includes(w.workerId)) return;
-      job.lostWorkers.push(w.workerId);
-      const failure: Failure = {
-        code: 'WORKER_LOST',
-        message: `worker ${w.workerId} (${w.host}, ${rankRange(ranksOf(job, w.workerId))}) ${why}`,
-        workerId: w.workerId,
-        rank: null,
-      };
-      await this.failWith(job, failure);
-    });
+    await this.serial(jobId, () => this.decide(jobId, (job) => onWorkerLost(job, w, why, this.now())));
   }
 
   // ---------------------------------------------------------------- jobs
@@ -314,63 +356,20 @@ export class Coordinator implements CoordinatorApi {
     const now = this.now();
     const jobId = s.jobId ?? newJobId(now);
     if (this.jobs.has(jobId)) throw new UniapError('CONFIG_INVALID', `job ${jobId} exists already; submit under another id`);
-    const job: JobRecord = {
-      jobId,
-      state: 'waiting',
-      stateSinceMs: now,
-      attempt: 0,
-      restarts: 0,
-      planJson: s.planJson,
-      planSha256: sha256Hex(s.planJson),
-      modelJson: s.modelJson,
-      modelName: model.name,
-      options: s.options,
-      worldSize: plan.cluster.devices,
-      globalBatch: plan.globalBatch,
-      predictedTimePerIterationMs: plan.predictions?.timePerIterationMs ?? null,
-      ranks: [],
-      masterAddr: null,
-      masterPort: null,
-      backend: null,
-      readyRanks: [],
-      doneRanks: [],
-      endedRanks: [],
-      lostWorkers: [],
-      rankErrors: {},
-      pending: null,
-      failure: null,
-      lastStep: null,
-      lastCheckpointStep: null,
-      lastCheckpointPath: null,
-      lastMetrics: null,
-      createdAtMs: now,
-      updatedAtMs: now,
-    };
-    await this.saveJob(job);
-    this.log(`job ${jobId}: submitted (${model.name}, ${job.worldSize} ranks, ${s.options.steps} steps, plan sha256 ${job.planSha256.slice(0, 12)}...)`);
-    await this.emit(job, { kind: 'state', from: null, to: 'waiting', reason: `waiting for workers with ${job.worldSize} devices` });
-    this.scheduleRendezvous();
+    const job = await this.apply(
+      submitted(
+        { jobId, planJson: s.planJson, planSha256: sha256Hex(s.planJson), modelJson: s.modelJson, modelName: model.name, options: s.options },
+        { worldSize: plan.cluster.devices, globalBatch: plan.globalBatch, predictedTimePerIterationMs: plan.predictions?.timePerIterationMs ?? null },
+        now,
+      ),
+    );
     return { jobId, planSha256: job.planSha256, worldSize: job.worldSize };
   }
 
   async stopJob(jobId: string, reason: string): Promise<JobState> {
     return this.serial(jobId, async () => {
       const job = this.requireJob(jobId);
-      if (isTerminal(job.state)) return job.state;
-      const why = reason || 'stop requested';
-      if (job.state === 'waiting') {
-        await this.transition(job, 'stopped', why);
-        return job.state;
-      }
-      if (job.state === 'stopping') {
-        if (job.pending) job.pending = { state: 'stopped', failure: null };
-        await this.saveJob(job);
-        return job.state;
-      }
-      job.pending = { state: 'stopped', failure: null };
-      await this.transition(job, 'stopping', why);
-      await this.stopExecutors(job, why);
-      return job.state;
+      return (await this.apply(onStopRequest(job, reason, this.now()))).state;
     });
   }
 
@@ -378,88 +377,6 @@ export class Coordinator implements CoordinatorApi {
     const job = this.jobs.get(jobId);
     if (!job) throw new UniapError('CONFIG_INVALID', `no job ${jobId} on this coordinator; \`uniap coordinator status\` lists the jobs`);
     return job;
-  }
-
-  /** Fails the current attempt of a job (inside its serial queue). */
-  private async fail(jobId: string, failure: Failure): Promise<void> {
-    const job = this.jobs.get(jobId);
-    if (job) await this.failWith(job, failure);
-  }
-
-  /**
-   * A failure of the running attempt: restart from the last checkpoint while restarts are left, else
-   * stop every executor and end `failed`. A lost worker is the root cause of whatever its peers report
-   * afterwards (their collectives break), so it replaces an earlier executor error in the message.
-   */
-  private async failWith(job: JobRecord, failure: Failure): Promise<void> {
-    if (isTerminal(job.state) || job.state === 'waiting') return;
-    if (job.state === 'stopping' || job.state === 'restarting') {
-      if (failure.code === 'WORKER_LOST' && job.pending?.state === 'failed' && job.pending.failure?.code !== 'WORKER_LOST') {
-        const earlier = job.pending.failure;
-        const merged: Failure = { ...failure, message: earlier ? `${failure.message}; before that: ${earlier.message}` : failure.message };
-        job.pending = { state: 'failed', failure: merged };
-        job.failure = merged;
-      }
-      await this.saveJob(job);
-      await this.maybeFinishStop(job);
-      return;
-    }
-    job.failure = failure;
-    job.pending = { state: 'failed', failure };
-    if (job.restarts < job.options.maxRestarts) {
-      await this.transition(job, 'restarting', `${failure.message}; restart ${job.restarts + 1} of ${job.options.maxRestarts} from ${job.lastCheckpointStep === null ? 'the beginning (no checkpoint yet)' : `the checkpoint of step ${job.lastCheckpointStep}`}`);
-    } else {
-      await this.transition(job, 'stopping', failure.message);
-    }
-    await this.stopExecutors(job, failure.message);
-  }
-
-  /** Asks every live worker of the attempt to end its executors; a worker that confirms has none left. */
-  private async stopExecutors(job: JobRecord, reason: string): Promise<void> {
-    const attempt = job.attempt;
-    for (const workerId of workersOf(job)) {
-      if (job.lostWorkers.includes(workerId)) continue;
-      const w = this.workers.get(workerId);
-      if (!w) continue;
-      const stopping = this.client(w)
-        .stop(job.jobId, attempt, reason)
-        .then(
-          () =>
-            this.serial(job.jobId, async () => {
-              const cur = this.jobs.get(job.jobId);
-              if (!cur || cur.attempt !== attempt) return;
-              for (const r of ranksOf(cur, workerId)) if (!cur.endedRanks.includes(r.rank)) cur.endedRanks.push(r.rank);
-              await this.saveJob(cur);
-              await this.maybeFinishStop(cur);
-            }),
-          (e: unknown) => this.log(`job ${job.jobId}: stopping worker ${workerId} failed (${(e as Error).message}); it counts as stopped once it is lost`),
-        );
-      this.background(stopping, `stopping worker ${workerId}`);
-    }
-    await this.maybeFinishStop(job);
-  }
-
-  /** stopping/restarting end once no executor of the attempt can still run. */
-  private async maybeFinishStop(job: JobRecord): Promise<void> {
-    if (job.state !== 'stopping' && job.state !== 'restarting') return;
-    if (liveRanks(job).length > 0) return;
-    if (job.state === 'stopping') {
-      const target = job.pending?.state ?? 'failed';
-      if (target === 'stopped') job.failure = null;
-      await this.transition(job, target, target === 'failed' ? (job.failure?.message ?? 'failed') : 'every executor ended');
-      return;
-    }
-    // restarting: a fresh attempt from the last checkpoint, with whichever workers are alive.
-    await this.store.clearAttempt(job.jobId, job.attempt);
-    await this.releaseWorkers(job);
-    job.attempt += 1;
-    job.restarts += 1;
-    job.ranks = [];
-    job.masterAddr = null;
-    job.masterPort = null;
-    job.pending = null;
-    await this.transition(job, 'waiting', `attempt ${job.attempt}: waiting for workers with ${job.worldSize} devices`);
-    this.scheduleRendezvous();
   }
 
   // ---------------------------------------------------------------- rendezvous
@@ -476,112 +393,25 @@ export class Coordinator implements CoordinatorApi {
     this.background(pass, 'rendezvous');
   }
 
-  /** Idle members in rank order: --node-rank first, then registration order. */
-  private freeWorkers(): WorkerRecord[] {
-    return [...this.workers.values()]
-      .filter((w) => w.jobId === null && w.state === 'idle')
-      .sort((a, b) => (a.nodeRank ?? Infinity) - (b.nodeRank ?? Infinity) || a.registeredAtMs - b.registeredAtMs || a.workerId.localeCompare(b.workerId));
-  }
-
+  /** Starts a waiting job when the free workers cover it: assigns them, has the master reserve its port, then starts the attempt. */
   private async tryStart(jobId: string): Promise<void> {
     const job = this.jobs.get(jobId);
     if (!job || job.state !== 'waiting') return;
-    const chosen: { w: WorkerRecord; devices: WorkerRecord['devices'] }[] = [];
-    let have = 0;
-    for (const w of this.freeWorkers()) {
-      if (have >= job.worldSize) break;
-      const devices = [...w.devices].sort((a, b) => a.index - b.index).slice(0, job.worldSize - have);
-      chosen.push({ w, devices });
-      have += devices.length;
-    }
-    if (have < job.worldSize) return;
-
-    const ranks: RankAssignment[] = [];
-    for (const { w, devices } of chosen) {
-      devices.forEach((d, localRank) => ranks.push({ rank: ranks.length, localRank, deviceIndex: d.index, workerId: w.workerId, pid: null }));
-    }
-    const allGpu = chosen.every(({ devices }) => devices.every((d) => d.kind === 'gpu'));
-    const master = chosen[0]!.w;
-    for (const { w } of chosen) await this.saveWorker({ ...w, jobId: job.jobId });
+    const r = planRendezvous(job.worldSize, freeWorkersInRankOrder(this.workers.values()));
+    if (!r) return;
+    for (const { workerId } of r.chosen) await this.saveWorker({ ...this.workers.get(workerId)!, jobId });
     let masterPort: number;
     try {
-      masterPort = (await this.client(master).prepare(job.jobId, job.attempt)).masterPort;
+      masterPort = (await this.client(this.workers.get(r.master.workerId)!).prepare(jobId, job.attempt)).masterPort;
     } catch (e) {
-      this.log(`job ${job.jobId}: worker ${master.workerId} could not reserve a master port (${(e as Error).message}); waiting`);
-      for (const { w } of chosen) {
-        const cur = this.workers.get(w.workerId);
+      this.log(`job ${jobId}: worker ${r.master.workerId} could not reserve a master port (${(e as Error).message}); waiting`);
+      for (const { workerId } of r.chosen) {
+        const cur = this.workers.get(workerId);
         if (cur) await this.saveWorker({ ...cur, jobId: null });
       }
       return;
     }
-    job.ranks = ranks;
-    job.masterAddr = master.host;
-    job.masterPort = masterPort;
-    job.backend = allGpu ? 'nccl' : 'gloo';
-    job.readyRanks = [];
-    job.doneRanks = [];
-    job.endedRanks = [];
-    job.lostWorkers = [];
-    job.rankErrors = {};
-    job.pending = null;
-    const resume = job.attempt > 0 && job.lastCheckpointStep !== null;
-    await this.transition(
-      job,
-      'starting',
-      `${job.worldSize} ranks on ${chosen.map(({ w, devices }) => `${w.workerId} (${devices.length})`).join(', ')}; master ${job.masterAddr}:${masterPort}, ${job.backend}${resume ? `, resuming from step ${job.lastCheckpointStep}` : ''}`,
-    );
-
-    const results = await Promise.allSettled(
-      chosen.map(async ({ w }) => {
-        const share: WorkerShare = {
-          jobId: job.jobId,
-          attempt: job.attempt,
-          planJson: job.planJson,
-          planSha256: job.planSha256,
-          modelJson: job.modelJson,
-          options: job.options,
-          resume,
-          worldSize: job.worldSize,
-          masterAddr: job.masterAddr!,
-          masterPort,
-          backend: job.backend!,
-          ranks: ranksOf(job, w.workerId),
-        };
-        return { w, result: await this.client(w).start(share) };
-      }),
-    );
-    if ((job.state as JobState) !== 'starting') return;
-    let failure: Failure | null = null;
-    results.forEach((r, i) => {
-      const w = chosen[i]!.w;
-      if (r.status === 'rejected') {
-        const e = r.reason as Error;
-        failure ??= {
-          code: isUniapError(e) ? e.code : 'RUNTIME_FAILED',
-          message: `worker ${w.workerId} (${w.host}) could not start its executors: ${e.message}`,
-          workerId: w.workerId,
-          rank: null,
-        };
-        // A worker that could not be reached has no executors of this attempt.
-        if (isUnreachable(e)) for (const a of ranksOf(job, w.workerId)) if (!job.endedRanks.includes(a.rank)) job.endedRanks.push(a.rank);
-        return;
-      }
-      const { result } = r.value;
-      if (result.planSha256 !== job.planSha256) {
-        failure ??= {
-          code: 'RUNTIME_FAILED',
-          message: `worker ${w.workerId} (${w.host}) wrote a plan with sha256 ${result.planSha256.slice(0, 12)}..., not the job's ${job.planSha256.slice(0, 12)}...; the plan was changed on the way`,
-          workerId: w.workerId,
-          rank: null,
-        };
-      }
-      for (const p of result.processes) {
-        const a = job.ranks.find((x) => x.rank === p.rank);
-        if (a) a.pid = p.pid;
-      }
-    });
-    await this.saveJob(job);
-    if (failure) await this.failWith(job, failure);
+    await this.decide(jobId, (j) => startAttempt(j, r, masterPort, this.now()));
   }
 
   // ---------------------------------------------------------------- executor events
@@ -594,7 +424,7 @@ export class Coordinator implements CoordinatorApi {
     for (const e of events) byJob.set(e.jobId, [...(byJob.get(e.jobId) ?? []), e]);
     for (const [jobId, evs] of byJob) {
       await this.serial(jobId, async () => {
-        for (const e of evs) await this.onExecutorEvent(jobId, workerId, e);
+        for (const e of evs) await this.decide(jobId, (job) => onExecutorEvent(job, workerId, e, this.now()));
       });
     }
     const last = events[events.length - 1];
@@ -602,85 +432,6 @@ export class Coordinator implements CoordinatorApi {
     const job = this.jobs.get(last.jobId);
     const wanted = job !== undefined && job.attempt === last.attempt && (job.state === 'starting' || job.state === 'running');
     return { stop: !wanted };
-  }
-
-  private async onExecutorEvent(jobId: string, workerId: string, e: ExecutorEvent): Promise<void> {
-    const job = this.jobs.get(jobId);
-    if (!job || isTerminal(job.state) || e.attempt !== job.attempt) return;
-    const assignment = job.ranks.find((r) => r.rank === e.rank);
-    if (!assignment || assignment.workerId !== workerId) return;
-    const b = e.body;
-    switch (b.kind) {
-      case 'ready': {
-        assignment.pid = b.pid;
-        if (!job.readyRanks.includes(e.rank)) job.readyRanks.push(e.rank);
-        await this.saveJob(job);
-        if (job.state === 'starting' && job.readyRanks.length === job.worldSize) await this.transition(job, 'running', `all ${job.worldSize} ranks ready`);
-        return;
-      }
-      case 'step': {
-        if (job.state === 'starting') await this.transition(job, 'running', `rank ${e.rank} reported step ${b.metrics.step}`);
-        const all = await this.store.recordRankStep(jobId, job.attempt, e.rank, job.worldSize, b.metrics);
-        if (!all) return;
-        const summary = summarizeStep(all, job.globalBatch);
-        job.lastStep = Math.max(job.lastStep ?? -1, summary.step);
-        job.lastMetrics = summary;
-        await this.saveJob(job);
-        await this.store.appendMetrics(jobId, summary);
-        await this.emit(job, { kind: 'step', summary });
-        return;
-      }
-      case 'checkpoint': {
-        const complete = await this.store.recordRankCheckpoint(jobId, job.attempt, e.rank, job.worldSize, b.step, b.path);
-        if (!complete) return;
-        job.lastCheckpointStep = Math.max(job.lastCheckpointStep ?? -1, b.step);
-        job.lastCheckpointPath = b.path;
-        await this.saveJob(job);
-        await this.emit(job, { kind: 'checkpoint', step: b.step, path: b.path });
-        return;
-      }
-      case 'log':
-        await this.emit(job, { kind: 'log', rank: e.rank, workerId, line: b.line });
-        return;
-      case 'error': {
-        job.rankErrors[String(e.rank)] ??= { message: b.message, workerId, timeMs: e.timeMs };
-        // An error older than the one blamed so far (it came through another worker, later) is the cause.
-        const blamed = job.pending?.failure;
-        if (job.pending?.state === 'failed' && blamed?.code === 'RUNTIME_FAILED' && blamed.rank !== e.rank) {
-          const blamedAt = blamed.rank !== null ? job.rankErrors[String(blamed.rank)]?.timeMs : undefined;
-          if (blamedAt === undefined || e.timeMs < blamedAt) {
-            const cause: Failure = { code: 'RUNTIME_FAILED', message: `rank ${e.rank} on worker ${workerId} failed: ${b.message}; then ${blamed.message}`, workerId, rank: e.rank };
-            job.pending = { state: 'failed', failure: cause };
-            job.failure = cause;
-          }
-        }
-        await this.saveJob(job);
-        await this.emit(job, { kind: 'log', rank: e.rank, workerId, line: `error: ${b.message}` });
-        return;
-      }
-      case 'done':
-        if (!job.doneRanks.includes(e.rank)) job.doneRanks.push(e.rank);
-        await this.saveJob(job);
-        return;
-      case 'exit': {
-        if (!job.endedRanks.includes(e.rank)) job.endedRanks.push(e.rank);
-        await this.saveJob(job);
-        const clean = b.code === 0;
-        if (job.state === 'starting' || job.state === 'running') {
-          if (!clean) {
-            await this.failWith(job, exitFailure(job, e.rank, workerId, b.code, b.signal, b.pid));
-            return;
-          }
-          if (job.endedRanks.length === job.worldSize) {
-            job.failure = null;
-            await this.transition(job, 'succeeded', `all ${job.worldSize} ranks finished ${job.options.steps} steps`);
-          }
-          return;
-        }
-        await this.maybeFinishStop(job);
-        return;
-      }
-    }
   }
 
   // ---------------------------------------------------------------- monitor
@@ -700,28 +451,15 @@ export class Coordinator implements CoordinatorApi {
     const now = this.now();
     for (const id of [...this.workers.keys()]) {
       const w = this.workers.get(id); // the newest record: earlier iterations awaited
-      if (!w || !ALIVE.has(w.state)) continue;
-      const since = Math.max(w.lastHeartbeatAtMs, this.graceFromMs);
-      const silentMs = now - since;
-      if (silentMs > this.heartbeatTimeoutMs) {
-        await this.declareLost(w, `stopped answering heartbeats for ${silentMs} ms (timeout ${this.heartbeatTimeoutMs} ms)`);
-      }
+      const why = w ? heartbeatVerdict(w, now, this.graceFromMs, this.heartbeatTimeoutMs) : null;
+      if (w && why) await this.declareLost(w, why);
     }
     if ([...this.jobs.values()].some((j) => j.state === 'waiting')) this.scheduleRendezvous();
     for (const job of [...this.jobs.values()]) {
-      const limit = job.options.rendezvousTimeoutMs;
-      if (job.state !== 'waiting' || limit === null || now - job.stateSinceMs <= limit) continue;
-      await this.serial(job.jobId, async () => {
-        if (job.state !== 'waiting') return;
-        const devices = this.freeWorkers().reduce((s, w) => s + w.devices.length, 0);
-        job.failure = {
-          code: 'WORKER_LOST',
-          message: `the plan needs ${job.worldSize} devices; after ${limit} ms workers with ${devices} free device(s) had registered; start more workers (uniap worker --coordinator HOST:PORT) or raise the rendezvous timeout`,
-          workerId: null,
-          rank: null,
-        };
-        await this.transition(job, 'failed', job.failure.message);
-      });
+      if (!rendezvousExpired(job, now)) continue;
+      await this.serial(job.jobId, () =>
+        this.decide(job.jobId, (j) => rendezvousTimeout(j, now, freeWorkersInRankOrder(this.workers.values()).reduce((s, w) => s + w.devices.length, 0))),
+      );
     }
   }
 
@@ -794,59 +532,3 @@ export class Coordinator implements CoordinatorApi {
   }
 }
 
-/**
- * The failure for an abnormal executor exit. When ranks fail together (one breaks, its peers' collectives
- * break after it), the earliest error reported is the cause, whichever process exit arrives first.
- */
-export function exitFailure(job: JobRecord, rank: number, workerId: string, code: number | null, signal: string | null, pid: number): Failure {
-  const how = code === null ? `was killed by ${signal ?? 'a signal'}` : `exited with code ${code}`;
-  const own = job.rankErrors[String(rank)];
-  const exited = `rank ${rank} on worker ${workerId} (pid ${pid}) ${how}`;
-  const first = Object.entries(job.rankErrors).sort(([ra, a], [rb, b]) => a.timeMs - b.timeMs || Number(ra) - Number(rb))[0];
-  if (first && Number(first[0]) !== rank && (!own || first[1].timeMs < own.timeMs)) {
-    const [firstRank, err] = first;
-    return {
-      code: 'RUNTIME_FAILED',
-      message: `rank ${firstRank} on worker ${err.workerId} failed: ${err.message}; then ${exited}${own ? `: ${own.message}` : ''}`,
-      workerId: err.workerId,
-      rank: Number(firstRank),
-    };
-  }
-  return { code: 'RUNTIME_FAILED', message: `${exited}${own ? `: ${own.message}` : '; its log lines are in the job events'}`, workerId, rank };
-}
-
-function workerStatus(w: WorkerRecord): WorkerStatus {
-  return {
-    workerId: w.workerId,
-    host: w.host,
-    address: w.address,
-    state: w.state,
-    devices: w.devices,
-    lastHeartbeatAtMs: w.lastHeartbeatAtMs,
-    jobId: w.jobId,
-    nodeRank: w.nodeRank,
-  };
-}
-
-export function jobStatus(j: JobRecord): JobStatus {
-  return {
-    jobId: j.jobId,
-    state: j.state,
-    attempt: j.attempt,
-    worldSize: j.worldSize,
-    steps: j.options.steps,
-    lastStep: j.lastStep,
-    lastCheckpointStep: j.lastCheckpointStep,
-    planSha256: j.planSha256,
-    modelName: j.modelName,
-    predictedTimePerIterationMs: j.predictedTimePerIterationMs,
-    ranks: j.ranks,
-    failure: j.failure,
-    lastMetrics: j.lastMetrics,
-    restarts: j.restarts,
-    masterAddr: j.masterAddr,
-    masterPort: j.masterPort,
-    createdAtMs: j.createdAtMs,
-    updatedAtMs: j.updatedAtMs,
-  };
-}

@@ -1,8 +1,9 @@
 // The executor contract as the worker spawns it: flags, environment, parsing of the event lines, and
 // TOOL_MISSING with the install hint when the interpreter is missing.
 import { describe, expect, it } from 'vitest';
-import { isUniapError } from '../../configs/errors.ts';
-import { PRODUCT_EXECUTOR_ROOT, checkPython, executorArgs, executorEnv, parseExecutorLine, resolvePython, type ExecutorSpec } from './executor-process.ts';
+import { isUniapError } from '../../common/errors.ts';
+import { PRODUCT_EXECUTOR_ROOT, checkPython, executorArgs, executorEnv, parseExecutorLine, type ExecutorSpec } from './executor-process.ts';
+import { choosePython } from '../../common/python.ts';
 import { DEFAULT_TRAINING_OPTIONS } from './types.ts';
 
 const spec: ExecutorSpec = {
@@ -55,9 +56,9 @@ describe('executor contract', () => {
   });
 
   it('chooses --python, else UNIAP_PYTHON, else /usr/bin/python3', () => {
-    expect(resolvePython('/opt/py', { UNIAP_PYTHON: '/env/py' })).toBe('/opt/py');
-    expect(resolvePython(null, { UNIAP_PYTHON: '/env/py' })).toBe('/env/py');
-    expect(resolvePython(undefined, {})).toBe('/usr/bin/python3');
+    expect(choosePython('/opt/py', { UNIAP_PYTHON: '/env/py' })).toBe('/opt/py');
+    expect(choosePython(null, { UNIAP_PYTHON: '/env/py' })).toBe('/env/py');
+    expect(choosePython(undefined, {})).toBe('/usr/bin/python3');
   });
 
   it('a missing interpreter is TOOL_MISSING with the install hint and how to choose another', async () => {

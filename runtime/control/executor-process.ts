@@ -6,13 +6,15 @@
 // checkpoint, done, error); stderr is its log. Both become ExecutorEventBody values here.
 //
 // The executor runs in its own process group (so a stop reaches anything it starts) and gets SIGKILL
-// when the worker agent dies (die-with-parent.ts): a killed agent leaves no executor behind.
+// when the worker agent dies (common/die-with-parent.ts): a killed agent leaves no executor behind.
+import { INSTALL_HINT, pythonPathWith } from '../../common/python.ts';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { delimiter } from 'node:path';
 import { createInterface } from 'node:readline';
-import { UniapError } from '../../configs/errors.ts';
-import { dieWithParent } from './die-with-parent.ts';
+import { UniapError } from '../../common/errors.ts';
+import { dieWithParent } from '../../common/die-with-parent.ts';
+import { parseExecutorEvent } from '../../common/executor-events.ts';
 import { EXECUTOR_PYTHONPATH, executorArgs as contractArgs, executorEnv as contractEnv } from '../executor/launch.ts';
 import type { DeviceInfo, ExecutorEventBody, StepMetrics, TrainingOptions } from './types.ts';
 
@@ -23,15 +25,6 @@ export function resolveExecutorRoot(env: NodeJS.ProcessEnv = process.env): strin
   return env[EXECUTOR_ROOT_ENV] || PRODUCT_EXECUTOR_ROOT;
 }
 
-export const DEFAULT_PYTHON = '/usr/bin/python3';
-export const PYTHON_ENV = 'UNIAP_PYTHON';
-export const TORCH_INSTALL_HINT =
-  'install PyTorch (apt-get install python3-torch libopenblas0-pthread) or choose an interpreter that has it with --python PATH or UNIAP_PYTHON';
-
-/** The interpreter: --python, else $UNIAP_PYTHON, else /usr/bin/python3. */
-export function resolvePython(flag: string | null | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return flag || env[PYTHON_ENV] || DEFAULT_PYTHON;
-}
 
 export interface ExecutorSpec {
   python: string;
@@ -80,47 +73,38 @@ export function executorEnv(s: ExecutorSpec, base: NodeJS.ProcessEnv = process.e
     { rank: s.rank, worldSize: s.worldSize, localRank: s.localRank, localWorldSize: s.localWorldSize, masterAddr: s.masterAddr, masterPort: s.masterPort, backend: s.backend },
     base,
   );
-  if (s.executorRoot !== EXECUTOR_PYTHONPATH) env.PYTHONPATH = [s.executorRoot, env.PYTHONPATH].filter(Boolean).join(delimiter);
+  if (s.executorRoot !== EXECUTOR_PYTHONPATH) env.PYTHONPATH = pythonPathWith([s.executorRoot, EXECUTOR_PYTHONPATH], base);
   if (s.cudaVisibleDevices !== null) env.CUDA_VISIBLE_DEVICES = s.cudaVisibleDevices;
   // Several CPU ranks on one host would each start one thread per core (as torchrun, split the cores).
   if (s.backend === 'gloo' && !base.OMP_NUM_THREADS) env.OMP_NUM_THREADS = String(Math.max(1, Math.floor(cpus().length / Math.max(1, s.localWorldSize))));
   return env;
 }
 
-/** Parses one stdout line of the executor; anything that is not a known event is a log line. */
+/** Parses one stdout line of the executor (leniently); anything that is not a known event is a log line. */
 export function parseExecutorLine(line: string, pid: number): ExecutorEventBody {
-  let o: Record<string, unknown>;
-  try {
-    const v: unknown = JSON.parse(line);
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) return { kind: 'log', line };
-    o = v as Record<string, unknown>;
-  } catch {
-    return { kind: 'log', line };
-  }
-  const num = (k: string): number => (typeof o[k] === 'number' && Number.isFinite(o[k]) ? (o[k] as number) : 0);
-  switch (o.event) {
+  const e = parseExecutorEvent(line, { strict: false });
+  switch (e?.event) {
     case 'ready':
       return { kind: 'ready', pid, detailJson: line };
     case 'step': {
-      const loss = typeof o.loss === 'number' && Number.isFinite(o.loss) ? o.loss : null;
       const metrics: StepMetrics = {
-        step: num('step'),
-        loss,
-        timeMs: num('timeMs'),
-        computeMs: num('computeMs'),
-        exposedCommMs: num('exposedCommMs'),
-        memoryBytes: num('memoryBytes'),
-        samples: num('samples'),
-        tokens: num('tokens'),
+        step: e.step,
+        loss: e.loss,
+        timeMs: e.timeMs,
+        computeMs: e.computeMs,
+        exposedCommMs: e.exposedCommMs,
+        memoryBytes: e.memoryBytes,
+        samples: e.samples,
+        tokens: e.tokens,
       };
       return { kind: 'step', metrics };
     }
     case 'checkpoint':
-      return { kind: 'checkpoint', step: num('step'), path: typeof o.path === 'string' ? o.path : '' };
+      return { kind: 'checkpoint', step: e.step, path: e.path };
     case 'done':
       return { kind: 'done' };
     case 'error':
-      return { kind: 'error', message: typeof o.message === 'string' ? o.message : JSON.stringify(o) };
+      return { kind: 'error', message: e.message };
     default:
       return { kind: 'log', line };
   }
@@ -173,7 +157,7 @@ export class ExecutorProcess {
     this.child.on('error', (e: NodeJS.ErrnoException) => {
       const message =
         e.code === 'ENOENT'
-          ? `python interpreter ${spec.python} not found; ${TORCH_INSTALL_HINT}`
+          ? `python interpreter ${spec.python} not found; ${INSTALL_HINT}`
           : `cannot start ${spec.python}: ${e.message}`;
       onEvent({ kind: 'error', message });
       exitInfo = { code: 127, signal: null };
@@ -232,7 +216,7 @@ export async function checkPython(python: string, executorRoot: string, options:
     'import importlib.util, json, sys',
     "print(json.dumps({'version': sys.version.split()[0], 'torch': importlib.util.find_spec('torch') is not None, 'exec': importlib.util.find_spec('uniap_exec') is not None}))",
   ].join('\n');
-  const env = { ...process.env, PYTHONPATH: [executorRoot, process.env.PYTHONPATH].filter(Boolean).join(delimiter) };
+  const env = { ...process.env, PYTHONPATH: pythonPathWith([executorRoot]) };
   const out = await new Promise<string>((resolve, reject) => {
     execFile(python, ['-c', code], { env, timeout: 60_000 }, (err, stdout, stderr) => {
       if (err) {
@@ -240,7 +224,7 @@ export async function checkPython(python: string, executorRoot: string, options:
         reject(
           new UniapError(
             'TOOL_MISSING',
-            e.code === 'ENOENT' ? `python interpreter ${python} not found; ${TORCH_INSTALL_HINT}` : `python interpreter ${python} failed (${stderr.trim() || e.message}); ${TORCH_INSTALL_HINT}`,
+            e.code === 'ENOENT' ? `python interpreter ${python} not found; ${INSTALL_HINT}` : `python interpreter ${python} failed (${stderr.trim() || e.message}); ${INSTALL_HINT}`,
             { python },
           ),
         );
@@ -249,7 +233,7 @@ export async function checkPython(python: string, executorRoot: string, options:
   });
   const info = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { version: string; torch: boolean; exec: boolean };
   if (options.requireTorch && !info.torch) {
-    throw new UniapError('TOOL_MISSING', `${python} (Python ${info.version}) cannot import torch; ${TORCH_INSTALL_HINT}`, { python });
+    throw new UniapError('TOOL_MISSING', `${python} (Python ${info.version}) cannot import torch; ${INSTALL_HINT}`, { python });
   }
   if (!info.exec) {
     throw new UniapError('TOOL_MISSING', `${python} cannot find the executor package uniap_exec under ${executorRoot}; run uniap from a complete checkout`, { python, executorRoot });
@@ -266,7 +250,7 @@ export async function detectDevices(python: string): Promise<DeviceInfo[]> {
   ].join('\n');
   const out = await new Promise<string>((resolve, reject) => {
     execFile(python, ['-c', code], { timeout: 120_000 }, (err, stdout, stderr) =>
-      err ? reject(new UniapError('TOOL_MISSING', `cannot list devices with ${python} (${stderr.trim() || err.message}); ${TORCH_INSTALL_HINT}, or pass --devices N`)) : resolve(stdout),
+      err ? reject(new UniapError('TOOL_MISSING', `cannot list devices with ${python} (${stderr.trim() || err.message}); ${INSTALL_HINT}, or pass --devices N`)) : resolve(stdout),
     );
   });
   const gpus = JSON.parse(out.trim().split('\n').pop() ?? '[]') as { name: string; mem: number }[];

@@ -1,6 +1,6 @@
 // Command-line values shared by `uniap coordinator`, `uniap worker` and `uniap launch`, checked once:
 // the job token, TLS files, comma lists.
-import { UniapError } from '../../configs/errors.ts';
+import { UniapError } from '../../common/errors.ts';
 import type { TlsFiles } from './grpc-transport.ts';
 import { TOKEN_ENV } from './transport.ts';
 

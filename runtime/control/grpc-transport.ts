@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { UniapError, isUniapError, type ErrorCode } from '../../configs/errors.ts';
+import { UniapError, isUniapError, type ErrorCode } from '../../common/errors.ts';
 import {
   COORDINATOR_SERVICE,
   LOADER_OPTIONS,
@@ -252,7 +252,7 @@ export class GrpcTransport implements Transport {
       },
       SubmitJob: async (req) => wire.encodeSubmitResult(await api.submitJob(wire.decodeSubmission(req))),
       StopJob: async (req) => ({ state: wire.encodeJobState(await api.stopJob(req.jobId, req.reason)) }),
-      GetStatus: async (req) => wire.encodeCoordinatorStatus(await api.getStatus(req.jobId || null)),
+      GetStatus: async (req) => wire.encodeCoordinatorStatus(await api.getStatus(req.jobId ?? null)),
     });
     const token = this.options.token;
     const watch: grpc.handleServerStreamingCall<CoordinatorMethods['WatchJob']['request'], CoordinatorMethods['WatchJob']['response']> = (call) => {
@@ -297,7 +297,7 @@ export class GrpcTransport implements Transport {
       reportEvents: async (id, events) => c.unary('ReportEvents', wire.encodeReportEvents(id, events)),
       submitJob: async (s) => wire.decodeSubmitResult(await c.unary('SubmitJob', wire.encodeSubmission(s))),
       stopJob: async (id, reason) => wire.decodeJobState((await c.unary('StopJob', { jobId: id, reason })).state),
-      getStatus: async (id) => wire.decodeCoordinatorStatus(await c.unary('GetStatus', { jobId: id ?? '' })),
+      getStatus: async (id) => wire.decodeCoordinatorStatus(await c.unary('GetStatus', { jobId: id })),
       watchJob: (id, afterSeq, onEvent, signal) => c.stream('WatchJob', { jobId: id, afterSeq }, (m) => onEvent(wire.decodeJobEvent(m)), signal),
       close: () => client.close(),
     };

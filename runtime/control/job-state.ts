@@ -1,4 +1,4 @@
-// The job state machine: its legal transitions, and the job record the coordinator keeps in Redis.
+// The job state machine: its legal transitions, and the job record the coordinator keeps in its store.
 //
 //   waiting ──(workers cover the plan's devices)──> starting ──(every rank ready)──> running ──> succeeded
 //      │                                                │                               │
@@ -22,7 +22,7 @@ export const JOB_TRANSITIONS: TransitionTable<JobState> = {
   stopped: [],
 };
 
-/** Everything the coordinator knows about a job; stored as JSON in Redis (job-store.ts). */
+/** Everything the coordinator knows about a job; stored as versioned JSON by the job store (job-store.ts). */
 export interface JobRecord {
   jobId: string;
   state: JobState;

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isUniapError } from '../../configs/errors.ts';
+import { isUniapError } from '../../common/errors.ts';
 import { loadInputs, outcome, splitDevices, sshArgs } from './launch.ts';
 import { summarizeStep } from './metrics.ts';
 import { formatStepLine } from './progress.ts';

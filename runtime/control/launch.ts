@@ -11,18 +11,20 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { UniapError } from '../../configs/errors.ts';
+import { UniapError } from '../../common/errors.ts';
 import { loadModel } from '../../configs/model-presets.ts';
 import type { ModelSpec } from '../../configs/model-spec.ts';
 import type { Plan } from '../../planner/plan.ts';
-import { checkPlanModel, loadPlan } from '../../planner/plan-io.ts';
+import { checkPlanForModel, loadPlan } from '../../planner/plan-io.ts';
+import { withFacts } from '../../configs/model-facts.ts';
 import { startCoordinatorService, type CoordinatorService } from './coordinator-main.ts';
-import { dieWithParent } from './die-with-parent.ts';
+import { dieWithParent } from '../../common/die-with-parent.ts';
 import { sha256Hex } from './coordinator.ts';
-import { checkPython, detectDevices, resolveExecutorRoot, resolvePython } from './executor-process.ts';
+import { checkPython, detectDevices, resolveExecutorRoot } from './executor-process.ts';
+import { choosePython } from '../../common/python.ts';
 import { GrpcTransport, type TlsFiles } from './grpc-transport.ts';
 import { ProgressPrinter, formatFailure } from './progress.ts';
-import { shellQuote, uniapProcess, uniapShellLine } from './processes.ts';
+import { shellQuote, uniapProcess, uniapShellLine } from '../../common/processes.ts';
 import { findRedisServer, REDIS_MISSING_HINT, startRedisServer, type RedisServerHandle } from './redis-server.ts';
 import { renderSbatch } from './slurm.ts';
 import { isUnreachable, TOKEN_ENV, type CoordinatorApi } from './transport.ts';
@@ -74,7 +76,7 @@ export function loadInputs(planPath: string, modelArg: string): Inputs {
   const plan = loadPlan(planPath);
   const planText = readFileSync(planPath, 'utf8');
   const model = loadModel(modelArg);
-  checkPlanModel(plan, model, planPath, modelArg);
+  checkPlanForModel(plan, model, planPath, modelArg);
   return { plan, planText, model };
 }
 
@@ -140,7 +142,7 @@ async function attach(o: LaunchOptions, inputs: Inputs, training: TrainingOption
   if (!token) throw new UniapError('UNAUTHENTICATED', `attaching to ${o.coordinator} needs the job token: pass --token or set ${TOKEN_ENV}`);
   const client = new GrpcTransport({ token, tls: o.tls }).coordinatorClient(o.coordinator!);
   try {
-    const { jobId } = await client.submitJob({ jobId: null, planJson: inputs.planText, modelJson: JSON.stringify(inputs.model), options: training });
+    const { jobId } = await client.submitJob({ jobId: null, planJson: inputs.planText, modelJson: JSON.stringify(withFacts(inputs.model)), options: training });
     printer.note(`job ${jobId} submitted to ${o.coordinator}`);
     await watchUntilDone(client, jobId, printer, o.heartbeatTimeoutMs * 3);
     const status = (await client.getStatus(jobId)).jobs[0] ?? null;
@@ -213,7 +215,7 @@ interface WorkerProcess {
 
 async function runHere(o: LaunchOptions, inputs: Inputs, training: TrainingOptions, printer: ProgressPrinter): Promise<LaunchResult> {
   const world = inputs.plan.cluster.devices;
-  const python = resolvePython(o.python);
+  const python = choosePython(o.python);
   const local = o.hosts === null;
   let deviceKind = o.deviceKind;
   let gpuCount = 0;
@@ -333,7 +335,7 @@ async function runHere(o: LaunchOptions, inputs: Inputs, training: TrainingOptio
       printer.note(`workers: ${o.hosts!.length} host(s) over ssh: ${o.hosts!.join(', ')}`);
     }
 
-    const { jobId } = await service.coordinator.submitJob({ jobId: null, planJson: inputs.planText, modelJson: JSON.stringify(inputs.model), options: training });
+    const { jobId } = await service.coordinator.submitJob({ jobId: null, planJson: inputs.planText, modelJson: JSON.stringify(withFacts(inputs.model)), options: training });
     printer.note(`job ${jobId} submitted`);
     await watchUntilDone(service.coordinator, jobId, printer, 0, (e) => {
       if (e.body.kind === 'result') jobOver = true;

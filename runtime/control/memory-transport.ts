@@ -4,7 +4,7 @@
 // application errors keep their code, and a closed server is unreachable (RpcError 'unavailable').
 // A transport can be cut off (`partition`) to model a host that stopped answering.
 // Integration tests and the product use grpc-transport.ts.
-import { UniapError, isUniapError } from '../../configs/errors.ts';
+import { UniapError, isUniapError } from '../../common/errors.ts';
 import {
   RpcError,
   tokenHeader,

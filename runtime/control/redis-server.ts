@@ -5,10 +5,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { UniapError } from '../../configs/errors.ts';
-import { dieWithParent } from './die-with-parent.ts';
-import { resolvePython } from './executor-process.ts';
-import { freePort } from './net.ts';
+import { UniapError } from '../../common/errors.ts';
+import { dieWithParent } from '../../common/die-with-parent.ts';
+import { choosePython } from '../../common/python.ts';
+import { freePort } from '../../common/ports.ts';
 
 export interface RedisServerHandle {
   url: string;
@@ -35,7 +35,7 @@ export async function startRedisServer(options: { binary?: string } = {}): Promi
     const port = await freePort('127.0.0.1');
     const dir = mkdtempSync(join(tmpdir(), 'uniap-redis-'));
     // Bound to this process: a launch killed with SIGKILL leaves no redis-server behind.
-    const cmd = dieWithParent(resolvePython(null), binary, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'yes']);
+    const cmd = dieWithParent(choosePython(null), binary, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'yes']);
     // Own process group: a Ctrl-C at the terminal must not end Redis before the coordinator is done.
     const child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const ready = await waitReady(child);

@@ -4,7 +4,7 @@
 // job and print its progress. The job token is generated inside the job and reaches the workers through
 // the environment srun passes on, never through a command line.
 import type { TlsFiles } from './grpc-transport.ts';
-import { REPO_ROOT, shellQuote } from './processes.ts';
+import { REPO_ROOT, shellQuote } from '../../common/processes.ts';
 import type { TrainingOptions } from './types.ts';
 
 export interface SbatchOptions {

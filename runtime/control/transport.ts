@@ -3,7 +3,7 @@
 // gRPC, what the product uses) and memory-transport.ts (in one process, for unit tests of the state
 // machines). Both check the job token on every call with `verifyToken` below.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { UniapError } from '../../configs/errors.ts';
+import { UniapError } from '../../common/errors.ts';
 import type {
   CoordinatorStatus,
   ExecutorEvent,

@@ -2,7 +2,7 @@
 // Plain data; the wire shapes (generated from protos/uniap.proto) differ and are converted to and from
 // these in runtime/control/wire.ts only. Units are in the names (Ms = milliseconds, Bytes = bytes);
 // absent values are null, never 0 or "".
-import type { ErrorCode } from '../../configs/errors.ts';
+import type { ErrorCode } from '../../common/errors.ts';
 
 export type DeviceKind = 'cpu' | 'gpu';
 

@@ -1,9 +1,11 @@
 // The one boundary between domain types (types.ts) and wire types (generated/uniap.ts, from
 // protos/uniap.proto): `encodeX` builds the message for a domain value, `decodeX` checks a received
-// message and returns the domain value. Proto3 has no null: absent numbers travel as -1 or 0 and
-// absent strings as "" (each field's proto comment says which); enums travel as their names.
+// message and returns the domain value. What converts: enums (domain names <-> proto value names),
+// oneofs (a `kind`-tagged union <-> one set member), and absence (an unset proto3 `optional` field
+// decodes as undefined and becomes null; null encodes as unset). Where a domain type already has the
+// wire shape its encoder returns it as is, the compiler checking that it fits the message.
 // Anything malformed from a peer becomes RpcError('invalid-argument').
-import type { ErrorCode } from '../../configs/errors.ts';
+import type { ErrorCode } from '../../common/errors.ts';
 import type * as w from './generated/uniap.ts';
 import { RpcError } from './transport.ts';
 import type {
@@ -43,11 +45,10 @@ function need<T>(v: T | null | undefined, what: string): T {
   return v;
 }
 
-const orNull = (s: string): string | null => (s === '' ? null : s);
-const orEmpty = (s: string | null): string => s ?? '';
-const negToNull = (n: number): number | null => (n < 0 ? null : n);
-const nullToNeg = (n: number | null): number => n ?? -1;
-const zeroToNull = (n: number): number | null => (n === 0 ? null : n);
+/** An unset `optional` field (undefined after decoding) is null in the domain. */
+const opt = <T>(v: T | null | undefined): T | null => v ?? null;
+/** Converts a value that may be absent; absent stays null. */
+const optMap = <A, B>(v: A | null | undefined, f: (a: A) => B): B | null => (v === null || v === undefined ? null : f(v));
 
 // ---------------------------------------------------------------- enums
 
@@ -95,6 +96,7 @@ export function isErrorCode(s: string): s is ErrorCode {
   return Object.prototype.hasOwnProperty.call(ERROR_CODES, s);
 }
 
+// The *_UNSPECIFIED zero values map to no domain value, so decoding one is refused.
 function reverse<K extends string, V extends string>(m: Record<K, V>, v: V, what: string): K {
   for (const [k, mv] of Object.entries(m) as [K, V][]) if (mv === v) return k;
   return bad(`${what} "${v}" is not a known value`);
@@ -112,91 +114,58 @@ function decodeAgentState(s: w.WorkerState): WorkerAgentState {
 
 // ---------------------------------------------------------------- membership
 
-export function encodeDevice(d: DeviceInfo): w.Device {
-  return { index: d.index, kind: DEVICE_KINDS[d.kind], name: d.name, memoryBytes: d.memoryBytes ?? 0 };
-}
+export const encodeDevice = (d: DeviceInfo): w.Device => ({ ...d, kind: DEVICE_KINDS[d.kind] });
 export function decodeDevice(d: w.Device): DeviceInfo {
-  return { index: d.index, kind: reverse(DEVICE_KINDS, d.kind, 'device kind'), name: d.name, memoryBytes: zeroToNull(d.memoryBytes) };
+  return { index: d.index, kind: reverse(DEVICE_KINDS, d.kind, 'device kind'), name: d.name, memoryBytes: opt(d.memoryBytes) };
 }
 
-export function encodeRegistration(r: Registration): w.RegisterRequest {
-  return {
-    workerId: orEmpty(r.workerId),
-    host: r.host,
-    address: r.address,
-    devices: r.devices.map(encodeDevice),
-    nodeRank: nullToNeg(r.nodeRank),
-    pid: r.pid,
-    version: r.version,
-  };
-}
+export const encodeRegistration = (r: Registration): w.RegisterRequest => ({ ...r, devices: r.devices.map(encodeDevice) });
 export function decodeRegistration(r: w.RegisterRequest): Registration {
   if (!r.host) bad('register: host is empty');
   if (!r.address) bad('register: address is empty');
   if (r.devices.length === 0) bad('register: a worker needs at least one device');
+  if (r.nodeRank != null && r.nodeRank < 0) bad(`register: node rank must not be negative, got ${r.nodeRank}`);
   return {
-    workerId: orNull(r.workerId),
+    workerId: opt(r.workerId),
     host: r.host,
     address: r.address,
     devices: r.devices.map(decodeDevice),
-    nodeRank: negToNull(r.nodeRank),
+    nodeRank: opt(r.nodeRank),
     pid: r.pid,
     version: r.version,
   };
 }
 
-export const encodeRegisterResult = (r: RegisterResult): w.RegisterReply => ({ ...r });
+export const encodeRegisterResult = (r: RegisterResult): w.RegisterReply => r;
 export const decodeRegisterResult = (r: w.RegisterReply): RegisterResult => ({
   workerId: r.workerId,
   heartbeatIntervalMs: r.heartbeatIntervalMs,
   heartbeatTimeoutMs: r.heartbeatTimeoutMs,
 });
 
-const encodeRankProcess = (p: RankProcess): w.RankProcess => ({ rank: p.rank, pid: p.pid });
 const decodeRankProcess = (p: w.RankProcess): RankProcess => ({ rank: p.rank, pid: p.pid });
 
-export function encodeHeartbeat(h: Heartbeat): w.HeartbeatRequest {
-  return {
-    workerId: h.workerId,
-    state: encodeMemberState(h.state),
-    jobId: orEmpty(h.jobId),
-    attempt: h.attempt,
-    planSha256: orEmpty(h.planSha256),
-    processes: h.processes.map(encodeRankProcess),
-  };
-}
+export const encodeHeartbeat = (h: Heartbeat): w.HeartbeatRequest => ({ ...h, state: encodeMemberState(h.state) });
 export function decodeHeartbeat(h: w.HeartbeatRequest): Heartbeat {
   return {
     workerId: h.workerId,
     state: decodeAgentState(h.state),
-    jobId: orNull(h.jobId),
+    jobId: opt(h.jobId),
     attempt: h.attempt,
-    planSha256: orNull(h.planSha256),
+    planSha256: opt(h.planSha256),
     processes: h.processes.map(decodeRankProcess),
   };
 }
-export const encodeHeartbeatResult = (r: HeartbeatResult): w.HeartbeatReply => ({ known: r.known, stop: r.stop });
+export const encodeHeartbeatResult = (r: HeartbeatResult): w.HeartbeatReply => r;
 export const decodeHeartbeatResult = (r: w.HeartbeatReply): HeartbeatResult => ({ known: r.known, stop: r.stop });
 
 // ---------------------------------------------------------------- executor events
 
-export function encodeStepMetrics(m: StepMetrics): w.StepMetrics {
-  return {
-    step: m.step,
-    hasLoss: m.loss !== null,
-    loss: m.loss ?? 0,
-    timeMs: m.timeMs,
-    computeMs: m.computeMs,
-    exposedCommMs: m.exposedCommMs,
-    memoryBytes: m.memoryBytes,
-    samples: m.samples,
-    tokens: m.tokens,
-  };
-}
+export const encodeStepMetrics = (m: StepMetrics): w.StepMetrics => m;
 export function decodeStepMetrics(m: w.StepMetrics): StepMetrics {
   return {
     step: m.step,
-    loss: m.hasLoss ? m.loss : null,
+    loss: opt(m.loss),
     timeMs: m.timeMs,
     computeMs: m.computeMs,
     exposedCommMs: m.exposedCommMs,
@@ -221,41 +190,39 @@ export function encodeExecutorEvent(e: ExecutorEvent): w.ExecutorEvent {
     case 'error':
       return { ...head, error: { message: b.message } };
     case 'exit':
-      return { ...head, exit: { code: b.code ?? -1, signal: b.signal ?? '', pid: b.pid } };
+      return { ...head, exit: { code: b.code, signal: b.signal, pid: b.pid } };
     case 'log':
       return { ...head, log: { line: b.line } };
   }
 }
-export function decodeExecutorEvent(e: w.ExecutorEvent): ExecutorEvent {
-  let body: ExecutorEventBody;
+function decodeExecutorEventBody(e: w.ExecutorEvent): ExecutorEventBody {
   switch (e.kind) {
-    case 'ready':
-      body = { kind: 'ready', pid: need(e.ready, 'ready').pid, detailJson: need(e.ready, 'ready').detailJson };
-      break;
+    case 'ready': {
+      const r = need(e.ready, 'ready');
+      return { kind: 'ready', pid: r.pid, detailJson: r.detailJson };
+    }
     case 'step':
-      body = { kind: 'step', metrics: decodeStepMetrics(need(e.step, 'step')) };
-      break;
-    case 'checkpoint':
-      body = { kind: 'checkpoint', step: need(e.checkpoint, 'checkpoint').step, path: need(e.checkpoint, 'checkpoint').path };
-      break;
+      return { kind: 'step', metrics: decodeStepMetrics(need(e.step, 'step')) };
+    case 'checkpoint': {
+      const c = need(e.checkpoint, 'checkpoint');
+      return { kind: 'checkpoint', step: c.step, path: c.path };
+    }
     case 'done':
-      body = { kind: 'done' };
-      break;
+      return { kind: 'done' };
     case 'error':
-      body = { kind: 'error', message: need(e.error, 'error').message };
-      break;
+      return { kind: 'error', message: need(e.error, 'error').message };
     case 'exit': {
       const x = need(e.exit, 'exit');
-      body = { kind: 'exit', code: x.signal ? null : x.code, signal: orNull(x.signal), pid: x.pid };
-      break;
+      return { kind: 'exit', code: opt(x.code), signal: opt(x.signal), pid: x.pid };
     }
     case 'log':
-      body = { kind: 'log', line: need(e.log, 'log').line };
-      break;
+      return { kind: 'log', line: need(e.log, 'log').line };
     default:
       return bad('executor event has no kind');
   }
-  return { jobId: e.jobId, attempt: e.attempt, rank: e.rank, timeMs: e.timeMs, body };
+}
+export function decodeExecutorEvent(e: w.ExecutorEvent): ExecutorEvent {
+  return { jobId: e.jobId, attempt: e.attempt, rank: e.rank, timeMs: e.timeMs, body: decodeExecutorEventBody(e) };
 }
 
 export function encodeReportEvents(workerId: string, events: ExecutorEvent[]): w.ReportEventsRequest {
@@ -267,81 +234,52 @@ export function decodeReportEvents(r: w.ReportEventsRequest): { workerId: string
 
 // ---------------------------------------------------------------- jobs
 
-export function encodeTrainingOptions(o: TrainingOptions): w.TrainingOptions {
-  return {
-    steps: o.steps,
-    seed: o.seed,
-    lr: o.lr,
-    data: o.data,
-    checkpointDir: orEmpty(o.checkpointDir),
-    checkpointEvery: o.checkpointEvery,
-    overlap: o.overlap,
-    maxRestarts: o.maxRestarts,
-    rendezvousTimeoutMs: o.rendezvousTimeoutMs ?? 0,
-  };
-}
+export const encodeTrainingOptions = (o: TrainingOptions): w.TrainingOptions => o;
 export function decodeTrainingOptions(o: w.TrainingOptions | null): TrainingOptions {
   const x = need(o, 'training options');
   if (x.steps < 1) bad(`steps must be at least 1, got ${x.steps}`);
   if (x.checkpointEvery < 0 || x.maxRestarts < 0) bad('checkpointEvery and maxRestarts must not be negative');
   if (!(x.lr > 0)) bad(`lr must be positive, got ${x.lr}`);
+  if (x.rendezvousTimeoutMs != null && !(x.rendezvousTimeoutMs > 0)) bad(`rendezvousTimeoutMs must be positive when set, got ${x.rendezvousTimeoutMs}`);
   return {
     steps: x.steps,
     seed: x.seed,
     lr: x.lr,
     data: x.data || 'synthetic',
-    checkpointDir: orNull(x.checkpointDir),
+    checkpointDir: opt(x.checkpointDir),
     checkpointEvery: x.checkpointEvery,
     overlap: x.overlap,
     maxRestarts: x.maxRestarts,
-    rendezvousTimeoutMs: zeroToNull(x.rendezvousTimeoutMs),
+    rendezvousTimeoutMs: opt(x.rendezvousTimeoutMs),
   };
 }
 
-export function encodeSubmission(s: JobSubmission): w.SubmitJobRequest {
-  return { jobId: orEmpty(s.jobId), planJson: s.planJson, modelJson: s.modelJson, options: encodeTrainingOptions(s.options) };
-}
+export const encodeSubmission = (s: JobSubmission): w.SubmitJobRequest => s;
 export function decodeSubmission(s: w.SubmitJobRequest): JobSubmission {
   if (!s.planJson) bad('submit: plan_json is empty');
   if (!s.modelJson) bad('submit: model_json is empty');
-  return { jobId: orNull(s.jobId), planJson: s.planJson, modelJson: s.modelJson, options: decodeTrainingOptions(s.options) };
+  return { jobId: opt(s.jobId), planJson: s.planJson, modelJson: s.modelJson, options: decodeTrainingOptions(s.options) };
 }
-export const encodeSubmitResult = (r: SubmitResult): w.SubmitJobReply => ({ ...r });
+export const encodeSubmitResult = (r: SubmitResult): w.SubmitJobReply => r;
 export const decodeSubmitResult = (r: w.SubmitJobReply): SubmitResult => ({ jobId: r.jobId, planSha256: r.planSha256, worldSize: r.worldSize });
 
-export function encodeFailure(f: Failure | null): w.Failure | null {
-  return f === null ? null : { code: f.code, message: f.message, workerId: orEmpty(f.workerId), rank: nullToNeg(f.rank) };
-}
+export const encodeFailure = (f: Failure | null): w.Failure | null => f;
 export function decodeFailure(f: w.Failure | null): Failure | null {
   if (f === null) return null;
   if (!isErrorCode(f.code)) bad(`failure code "${f.code}" is not a uniap error code`);
-  return { code: f.code, message: f.message, workerId: orNull(f.workerId), rank: negToNull(f.rank) };
+  return { code: f.code, message: f.message, workerId: opt(f.workerId), rank: opt(f.rank) };
 }
 
-export function encodeRankAssignment(r: RankAssignment): w.RankAssignment {
-  return { rank: r.rank, localRank: r.localRank, deviceIndex: r.deviceIndex, workerId: r.workerId, pid: r.pid ?? 0 };
-}
+export const encodeRankAssignment = (r: RankAssignment): w.RankAssignment => r;
 export function decodeRankAssignment(r: w.RankAssignment): RankAssignment {
-  return { rank: r.rank, localRank: r.localRank, deviceIndex: r.deviceIndex, workerId: r.workerId, pid: zeroToNull(r.pid) };
+  return { rank: r.rank, localRank: r.localRank, deviceIndex: r.deviceIndex, workerId: r.workerId, pid: opt(r.pid) };
 }
 
-export function encodeStepSummary(s: StepSummary): w.StepSummary {
-  return {
-    step: s.step,
-    hasLoss: s.loss !== null,
-    loss: s.loss ?? 0,
-    timePerIterationMs: s.timePerIterationMs,
-    computeMs: s.computeMs,
-    exposedCommMs: s.exposedCommMs,
-    samplesPerSecond: s.samplesPerSecond,
-    tokensPerSecond: s.tokensPerSecond,
-    memoryBytesPerRank: [...s.memoryBytesPerRank],
-  };
-}
+export const encodeStepSummary = (s: StepSummary): w.StepSummary => s;
 export function decodeStepSummary(s: w.StepSummary): StepSummary {
   return {
     step: s.step,
-    loss: s.hasLoss ? s.loss : null,
+    loss: opt(s.loss),
     timePerIterationMs: s.timePerIterationMs,
     computeMs: s.computeMs,
     exposedCommMs: s.exposedCommMs,
@@ -351,28 +289,7 @@ export function decodeStepSummary(s: w.StepSummary): StepSummary {
   };
 }
 
-export function encodeJobStatus(j: JobStatus): w.JobStatus {
-  return {
-    jobId: j.jobId,
-    state: encodeJobState(j.state),
-    attempt: j.attempt,
-    worldSize: j.worldSize,
-    steps: j.steps,
-    lastStep: nullToNeg(j.lastStep),
-    lastCheckpointStep: nullToNeg(j.lastCheckpointStep),
-    planSha256: j.planSha256,
-    modelName: j.modelName,
-    predictedTimePerIterationMs: j.predictedTimePerIterationMs ?? 0,
-    ranks: j.ranks.map(encodeRankAssignment),
-    failure: encodeFailure(j.failure),
-    lastMetrics: j.lastMetrics === null ? null : encodeStepSummary(j.lastMetrics),
-    restarts: j.restarts,
-    masterAddr: orEmpty(j.masterAddr),
-    masterPort: j.masterPort ?? 0,
-    createdAtMs: j.createdAtMs,
-    updatedAtMs: j.updatedAtMs,
-  };
-}
+export const encodeJobStatus = (j: JobStatus): w.JobStatus => ({ ...j, state: encodeJobState(j.state) });
 export function decodeJobStatus(j: w.JobStatus): JobStatus {
   return {
     jobId: j.jobId,
@@ -380,34 +297,23 @@ export function decodeJobStatus(j: w.JobStatus): JobStatus {
     attempt: j.attempt,
     worldSize: j.worldSize,
     steps: j.steps,
-    lastStep: negToNull(j.lastStep),
-    lastCheckpointStep: negToNull(j.lastCheckpointStep),
+    lastStep: opt(j.lastStep),
+    lastCheckpointStep: opt(j.lastCheckpointStep),
     planSha256: j.planSha256,
     modelName: j.modelName,
-    predictedTimePerIterationMs: zeroToNull(j.predictedTimePerIterationMs),
+    predictedTimePerIterationMs: opt(j.predictedTimePerIterationMs),
     ranks: j.ranks.map(decodeRankAssignment),
     failure: decodeFailure(j.failure),
-    lastMetrics: j.lastMetrics === null ? null : decodeStepSummary(j.lastMetrics),
+    lastMetrics: optMap(j.lastMetrics, decodeStepSummary),
     restarts: j.restarts,
-    masterAddr: orNull(j.masterAddr),
-    masterPort: zeroToNull(j.masterPort),
+    masterAddr: opt(j.masterAddr),
+    masterPort: opt(j.masterPort),
     createdAtMs: j.createdAtMs,
     updatedAtMs: j.updatedAtMs,
   };
 }
 
-export function encodeWorkerStatus(s: WorkerStatus): w.WorkerStatus {
-  return {
-    workerId: s.workerId,
-    host: s.host,
-    address: s.address,
-    state: encodeMemberState(s.state),
-    devices: s.devices.map(encodeDevice),
-    lastHeartbeatAtMs: s.lastHeartbeatAtMs,
-    jobId: orEmpty(s.jobId),
-    nodeRank: nullToNeg(s.nodeRank),
-  };
-}
+export const encodeWorkerStatus = (s: WorkerStatus): w.WorkerStatus => ({ ...s, state: encodeMemberState(s.state), devices: s.devices.map(encodeDevice) });
 export function decodeWorkerStatus(s: w.WorkerStatus): WorkerStatus {
   return {
     workerId: s.workerId,
@@ -416,8 +322,8 @@ export function decodeWorkerStatus(s: w.WorkerStatus): WorkerStatus {
     state: decodeMemberState(s.state),
     devices: s.devices.map(decodeDevice),
     lastHeartbeatAtMs: s.lastHeartbeatAtMs,
-    jobId: orNull(s.jobId),
-    nodeRank: negToNull(s.nodeRank),
+    jobId: opt(s.jobId),
+    nodeRank: opt(s.nodeRank),
   };
 }
 
@@ -433,8 +339,7 @@ export function encodeJobEvent(e: JobEvent): w.JobEvent {
   const b = e.body;
   switch (b.kind) {
     case 'state':
-      // proto3 enums have a zero value; "from" of the first event (no previous state) travels as UNSPECIFIED.
-      return { ...head, state: { from: b.from === null ? 'JOB_STATE_UNSPECIFIED' : encodeJobState(b.from), to: encodeJobState(b.to), reason: b.reason } };
+      return { ...head, state: { from: optMap(b.from, encodeJobState), to: encodeJobState(b.to), reason: b.reason } };
     case 'step':
       return { ...head, step: encodeStepSummary(b.summary) };
     case 'log':
@@ -442,59 +347,40 @@ export function encodeJobEvent(e: JobEvent): w.JobEvent {
     case 'checkpoint':
       return { ...head, checkpoint: { step: b.step, path: b.path } };
     case 'result':
-      return { ...head, result: { state: encodeJobState(b.state), failure: encodeFailure(b.failure), lastStep: nullToNeg(b.lastStep) } };
+      return { ...head, result: { state: encodeJobState(b.state), failure: encodeFailure(b.failure), lastStep: b.lastStep } };
   }
 }
-export function decodeJobEvent(e: w.JobEvent): JobEvent {
-  let body: JobEventBody;
+function decodeJobEventBody(e: w.JobEvent): JobEventBody {
   switch (e.kind) {
     case 'state': {
       const s = need(e.state, 'state');
-      body = { kind: 'state', from: s.from === 'JOB_STATE_UNSPECIFIED' ? null : decodeJobState(s.from), to: decodeJobState(s.to), reason: s.reason };
-      break;
+      return { kind: 'state', from: optMap(s.from, decodeJobState), to: decodeJobState(s.to), reason: s.reason };
     }
     case 'step':
-      body = { kind: 'step', summary: decodeStepSummary(need(e.step, 'step')) };
-      break;
+      return { kind: 'step', summary: decodeStepSummary(need(e.step, 'step')) };
     case 'log': {
       const l = need(e.log, 'log');
-      body = { kind: 'log', rank: l.rank, workerId: l.workerId, line: l.line };
-      break;
+      return { kind: 'log', rank: l.rank, workerId: l.workerId, line: l.line };
     }
     case 'checkpoint': {
       const c = need(e.checkpoint, 'checkpoint');
-      body = { kind: 'checkpoint', step: c.step, path: c.path };
-      break;
+      return { kind: 'checkpoint', step: c.step, path: c.path };
     }
     case 'result': {
       const r = need(e.result, 'result');
-      body = { kind: 'result', state: decodeJobState(r.state), failure: decodeFailure(r.failure), lastStep: negToNull(r.lastStep) };
-      break;
+      return { kind: 'result', state: decodeJobState(r.state), failure: decodeFailure(r.failure), lastStep: opt(r.lastStep) };
     }
     default:
       return bad('job event has no kind');
   }
-  return { seq: e.seq, jobId: e.jobId, timeMs: e.timeMs, body };
+}
+export function decodeJobEvent(e: w.JobEvent): JobEvent {
+  return { seq: e.seq, jobId: e.jobId, timeMs: e.timeMs, body: decodeJobEventBody(e) };
 }
 
 // ---------------------------------------------------------------- worker service
 
-export function encodeShare(s: WorkerShare): w.StartRequest {
-  return {
-    jobId: s.jobId,
-    attempt: s.attempt,
-    planJson: s.planJson,
-    planSha256: s.planSha256,
-    modelJson: s.modelJson,
-    options: encodeTrainingOptions(s.options),
-    resume: s.resume,
-    worldSize: s.worldSize,
-    masterAddr: s.masterAddr,
-    masterPort: s.masterPort,
-    backend: s.backend,
-    ranks: s.ranks.map(encodeRankAssignment),
-  };
-}
+export const encodeShare = (s: WorkerShare): w.StartRequest => s;
 export function decodeShare(s: w.StartRequest): WorkerShare {
   if (s.backend !== 'gloo' && s.backend !== 'nccl') bad(`backend "${s.backend}" is not gloo or nccl`);
   if (!s.masterAddr || s.masterPort <= 0) bad('start: master address and port are required');
@@ -515,5 +401,5 @@ export function decodeShare(s: w.StartRequest): WorkerShare {
   };
 }
 
-export const encodeStartResult = (r: StartResult): w.StartReply => ({ planSha256: r.planSha256, processes: r.processes.map(encodeRankProcess) });
+export const encodeStartResult = (r: StartResult): w.StartReply => r;
 export const decodeStartResult = (r: w.StartReply): StartResult => ({ planSha256: r.planSha256, processes: r.processes.map(decodeRankProcess) });

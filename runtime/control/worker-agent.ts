@@ -11,9 +11,9 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UniapError } from '../../configs/errors.ts';
+import { UniapError } from '../../common/errors.ts';
 import { ExecutorProcess, type ExecutorSpec } from './executor-process.ts';
-import { freePort } from './net.ts';
+import { freePort } from '../../common/ports.ts';
 import { StateMachine, type LogFn, type TransitionTable } from './state-machine.ts';
 import { isUnreachable, type CoordinatorClient, type ServerHandle, type Transport, type WorkerApi } from './transport.ts';
 import type { DeviceInfo, ExecutorEvent, ExecutorEventBody, StartResult, WorkerAgentState, WorkerShare } from './types.ts';

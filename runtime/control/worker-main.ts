@@ -3,8 +3,9 @@
 import { mkdtempSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UniapError } from '../../configs/errors.ts';
-import { checkPython, declaredDevices, detectDevices, resolveExecutorRoot, resolvePython } from './executor-process.ts';
+import { UniapError } from '../../common/errors.ts';
+import { checkPython, declaredDevices, detectDevices, resolveExecutorRoot } from './executor-process.ts';
+import { choosePython } from '../../common/python.ts';
 import { GrpcTransport, type TlsFiles } from './grpc-transport.ts';
 import type { DeviceInfo } from './types.ts';
 import { WorkerAgent, type WorkerExit } from './worker-agent.ts';
@@ -48,7 +49,7 @@ export async function resolveDevices(o: Pick<WorkerRunOptions, 'devices' | 'devi
 
 /** Runs the agent until it exits (shutdown, SIGTERM, or the coordinator went away). */
 export async function runWorker(o: WorkerRunOptions): Promise<WorkerExit> {
-  const python = resolvePython(o.python);
+  const python = choosePython(o.python);
   const executorRoot = resolveExecutorRoot();
   const py = await checkPython(python, executorRoot, { requireTorch: true });
   const devices = await resolveDevices(o, python);

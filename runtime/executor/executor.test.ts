@@ -9,8 +9,10 @@ import { loadModel } from '../../configs/model-presets.ts';
 import { resolveModel } from '../../configs/model-resolve.ts';
 import type { ModelSpec } from '../../configs/model-spec.ts';
 import type { Plan } from '../../planner/plan.ts';
-import { describeFailures, lossesOf, runLocal, type LocalRunOptions, type RankResult, type StepEvent } from './launch.ts';
+import type { StepEvent } from '../../common/executor-events.ts';
+import { describeFailures, lossesOf, runLocal, type LocalRunOptions, type RankResult } from './launch.ts';
 import { handPlan, uniformPlan } from './plans.ts';
+import { writeRunFiles } from './run-files.ts';
 
 const STEPS = 5;
 const LR = 3e-3; // large enough that a wrong gradient shows within 5 steps, small enough to learn
@@ -38,8 +40,7 @@ async function train(
   extra: Partial<LocalRunOptions> = {},
 ): Promise<RankResult[]> {
   const results = await runLocal({
-    planPath: write(`${name}.plan.json`, plan),
-    modelPath: write(`${model.name}.model.json`, model),
+    ...writeRunFiles(dir, name, plan, model),
     steps: STEPS,
     seed: 1234,
     lr: LR,
@@ -268,15 +269,24 @@ describe('layers and contract', () => {
     expect(results.map((r) => r.events.at(-1)?.event)).toEqual(['done', 'done']);
   }, TIMEOUT);
 
-  it('a plan that does not fit the model fails with one error event naming the fix and a non-zero exit', async () => {
+  it('a plan that does not fit the model is refused in TypeScript, before any executor starts', () => {
     const model = loadModel('tiny-gpt');
     const plan = uniformPlan(model, 1, { dp: 1, tp: 1 }, { globalBatch: 8, microBatches: 2 });
     plan.stages[0]!.strategies[0]!.layers = [0, 3]; // layers 4 and 5 have no strategy
-    const results = await runLocal({ planPath: write('bad.plan.json', plan), modelPath: write('tiny-gpt.model.json', model), steps: 2, worldSize: 1 });
+    expect(() => writeRunFiles(dir, 'bad', plan, model)).toThrow(/runs end at layer 3 but the stage ends at 5; cover every layer/);
+    const tp3 = uniformPlan(model, 1, { dp: 1, tp: 1 }, { globalBatch: 8, microBatches: 2 });
+    tp3.stages[0]!.strategies[0]!.tp = 3; // 3 does not divide tiny-gpt's heads
+    tp3.stages[0]!.strategies[0]!.dp = 1;
+    expect(() => writeRunFiles(dir, 'bad-tp', tp3, model)).toThrow(/tp=3|dp 1 x tp 3/);
+  });
+
+  it('an executor handed files that did not come through uniap fails with one error event naming the fix', async () => {
+    const model = loadModel('tiny-gpt');
+    const plan = uniformPlan(model, 1, { dp: 1, tp: 1 }, { globalBatch: 8, microBatches: 2 });
+    const results = await runLocal({ planPath: write('raw.plan.json', plan), modelPath: write('raw.model.json', model), steps: 2, worldSize: 1 });
     expect(results[0]!.exitCode).not.toBe(0);
     expect(results[0]!.events).toHaveLength(1);
     const e = results[0]!.events[0]!;
-    expect(e.event).toBe('error');
-    expect(e.event === 'error' && e.message).toMatch(/cover layers \[0, 5\] exactly.*missing \[4, 5\]/);
+    expect(e.event === 'error' && e.message).toMatch(/no resolved facts; pass the model JSON uniap writes/);
   }, TIMEOUT);
 });

@@ -1,10 +1,12 @@
 // The executor contract on the TypeScript side: the command line and environment that start one
-// rank of `python -m uniap_exec.main`, the typed stdout events, and `runLocal`, which starts
+// rank of `python -m uniap_exec.main` (its stdout events: common/executor-events.ts), and `runLocal`, which starts
 // WORLD_SIZE ranks on this machine (tests, benchmarks; the worker agent spawns the same command).
 // Documented in docs/runtime-executor.md.
+import { choosePython, pythonPathWith } from '../../common/python.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { dieWithParent } from '../../common/die-with-parent.ts';
+import { parseExecutorEvent, type ExecutorEvent } from '../../common/executor-events.ts';
+import { freePort } from '../../common/ports.ts';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -52,10 +54,9 @@ export interface RankEnv {
 
 /** Environment of one rank (added to the parent's environment). */
 export function executorEnv(e: RankEnv, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const pythonPath = base.PYTHONPATH ? `${EXECUTOR_PYTHONPATH}:${base.PYTHONPATH}` : EXECUTOR_PYTHONPATH;
   const env: NodeJS.ProcessEnv = {
     ...base,
-    PYTHONPATH: pythonPath,
+    PYTHONPATH: pythonPathWith([EXECUTOR_PYTHONPATH], base),
     PYTHONUNBUFFERED: '1',
     RANK: String(e.rank),
     WORLD_SIZE: String(e.worldSize),
@@ -68,95 +69,7 @@ export function executorEnv(e: RankEnv, base: NodeJS.ProcessEnv = process.env): 
   return env;
 }
 
-/** The interpreter: $UNIAP_PYTHON, else /usr/bin/python3 (Debian's torch), else python3 on PATH. */
-export function defaultPython(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.UNIAP_PYTHON) return env.UNIAP_PYTHON;
-  return existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-}
-
-// ---- events (one JSON object per stdout line) ----
-
-export interface ReadyEvent {
-  event: 'ready';
-  rank: number;
-  stage: number;
-  layers?: [number, number];
-  paramBytes?: number;
-  resumedFromStep?: number;
-}
-export interface StepEvent {
-  event: 'step';
-  rank: number;
-  step: number;
-  /** Global-batch loss on the last stage's ranks; null elsewhere. */
-  loss: number | null;
-  timeMs: number;
-  computeMs: number;
-  exposedCommMs: number;
-  p2pWaitMs?: number;
-  memoryBytes: number;
-  samples: number;
-  tokens: number;
-}
-export interface CheckpointEvent {
-  event: 'checkpoint';
-  rank?: number;
-  step: number;
-  path: string;
-}
-export interface DoneEvent {
-  event: 'done';
-  rank: number;
-}
-export interface ErrorEvent {
-  event: 'error';
-  rank: number;
-  message: string;
-}
-export type ExecutorEvent = ReadyEvent | StepEvent | CheckpointEvent | DoneEvent | ErrorEvent;
-
-const NUMBER_FIELDS: Record<ExecutorEvent['event'], string[]> = {
-  ready: ['rank', 'stage'],
-  step: ['rank', 'step', 'timeMs', 'computeMs', 'exposedCommMs', 'memoryBytes', 'samples', 'tokens'],
-  checkpoint: ['step'],
-  done: ['rank'],
-  error: ['rank'],
-};
-
-/** Parse one stdout line; throws on anything that is not a well-formed event (the contract says
- * stdout carries events only). */
-export function parseEventLine(line: string): ExecutorEvent {
-  let v: unknown;
-  try {
-    v = JSON.parse(line);
-  } catch {
-    throw new Error(`executor stdout line is not JSON: ${JSON.stringify(line.slice(0, 200))}`);
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`executor event is not an object: ${line}`);
-  const o = v as Record<string, unknown>;
-  const kind = o.event;
-  if (typeof kind !== 'string' || !(kind in NUMBER_FIELDS)) throw new Error(`unknown executor event: ${line}`);
-  for (const f of NUMBER_FIELDS[kind as ExecutorEvent['event']]) {
-    if (typeof o[f] !== 'number') throw new Error(`executor ${kind} event lacks number field "${f}": ${line}`);
-  }
-  if (kind === 'step' && o.loss !== null && typeof o.loss !== 'number') throw new Error(`bad loss: ${line}`);
-  if (kind === 'checkpoint' && typeof o.path !== 'string') throw new Error(`checkpoint event without path: ${line}`);
-  if (kind === 'error' && typeof o.message !== 'string') throw new Error(`error event without message: ${line}`);
-  return o as unknown as ExecutorEvent;
-}
-
-/** A free TCP port on loopback for MASTER_PORT. */
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => res(port));
-    });
-  });
-}
+// The stdout events (one JSON object per line) and their parser live in common/executor-events.ts.
 
 export interface RankResult {
   rank: number;
@@ -182,7 +95,7 @@ export interface LocalRunOptions extends ExecutorOptions {
  * get SIGTERM (they would otherwise wait in a collective until the timeout). */
 export async function runLocal(o: LocalRunOptions): Promise<RankResult[]> {
   const port = await freePort();
-  const python = o.python ?? defaultPython();
+  const python = choosePython(o.python);
   const module = o.module ?? 'uniap_exec.main';
   const args = ['-m', module, ...(module === 'uniap_exec.check_layers' ? [] : executorArgs(o))];
   const children: ChildProcess[] = [];
@@ -196,7 +109,8 @@ export async function runLocal(o: LocalRunOptions): Promise<RankResult[]> {
       { rank, worldSize: o.worldSize, localRank: rank, masterAddr: '127.0.0.1', masterPort: port, backend: o.backend ?? 'gloo' },
       { ...process.env, ...o.env },
     );
-    const child = spawn(python, args, { env, cwd: resolve(EXECUTOR_PYTHONPATH), stdio: ['ignore', 'pipe', 'pipe'] });
+    const cmd = dieWithParent(python, python, args);
+    const child = spawn(cmd.command, cmd.args, { env, cwd: resolve(EXECUTOR_PYTHONPATH), stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     results.push(
       new Promise<RankResult>((res) => {
@@ -214,7 +128,7 @@ export async function runLocal(o: LocalRunOptions): Promise<RankResult[]> {
             buf = buf.slice(nl + 1);
             if (line.trim() === '') continue;
             try {
-              const ev = parseEventLine(line);
+              const ev = parseExecutorEvent(line, { strict: true });
               events.push(ev);
               o.onEvent?.(ev);
             } catch (err) {

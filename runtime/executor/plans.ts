@@ -2,6 +2,7 @@
 // a compact description of stages and per-layer strategy runs becomes a full Plan JSON.
 import type { Plan, PlanStage, Schedule, StrategyRun } from '../../planner/plan.ts';
 import type { ModelSpec } from '../../configs/model-spec.ts';
+import { modelFingerprint } from '../../configs/model-presets.ts';
 
 /** One run of layers with a strategy; fsdp and recompute default to false. */
 export interface RunSketch {
@@ -32,7 +33,7 @@ export function handPlan(
   });
   return {
     schemaVersion: 1,
-    model: { name: model.name, fingerprint: 'hand-written', layers: model.layers.length },
+    model: { name: model.name, fingerprint: modelFingerprint(model), layers: model.layers.length },
     cluster: { name: 'local-cpu', fingerprint: 'hand-written', devices: rank },
     globalBatch: o.globalBatch,
     microBatches: o.microBatches,

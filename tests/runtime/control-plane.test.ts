@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { isUniapError } from '../../configs/errors.ts';
+import { isUniapError } from '../../common/errors.ts';
 import { Coordinator } from '../../runtime/control/coordinator.ts';
 import { declaredDevices } from '../../runtime/control/executor-process.ts';
 import { RedisJobStore } from '../../runtime/control/job-store.ts';

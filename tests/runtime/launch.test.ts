@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { uniapProcess } from '../../runtime/control/processes.ts';
+import { uniapProcess } from '../../common/processes.ts';
 import type { JobEvent, JobStatus } from '../../runtime/control/types.ts';
 import { DOUBLE_EXECUTOR_ROOT, REPO_ROOT, isAlive, waitFor } from './helpers.ts';
 

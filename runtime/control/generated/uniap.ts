@@ -1,14 +1,17 @@
 // GENERATED FILE - DO NOT EDIT. Produced by scripts/gen-protos.ts from protos/uniap.proto.
-// Change the proto and run `npx tsx scripts/gen-protos.ts`; tests/runtime/protos.test.ts fails when this
+// Change the proto and run `npx tsx scripts/gen-protos.ts`; runtime/control/wire.test.ts fails when this
 // file is stale. Domain types convert to these wire types only in runtime/control/wire.ts.
 /* eslint-disable */
 
 export const PROTO_PACKAGE = 'uniap.v1';
 
 /**
- * Options for @grpc/proto-loader that produce exactly the shapes declared below: int64 as number,
- * enums as their names, every scalar and repeated field present (proto3 defaults), unset message
- * fields null, unset oneof members absent and the oneof name holding the member that is set.
+ * Options for @grpc/proto-loader that produce the shapes declared below: int64 as number, enums as
+ * their names, every plain scalar and repeated field present (proto3 defaults), unset message fields
+ * null, unset oneof members and unset `optional` fields absent, and the oneof name holding the member
+ * that is set. (Decoded messages also carry `_<field>` keys, protobufjs's synthetic oneofs of
+ * `optional` fields; nothing reads them, so they are not declared.) When encoding, null and absent
+ * both leave an `optional` field unset.
  */
 export const LOADER_OPTIONS = { longs: Number, enums: String, defaults: true, oneofs: true } as const;
 
@@ -27,20 +30,20 @@ export interface Device {
   kind: DeviceKind;
   /** e.g. "NVIDIA H100 80GB HBM3", "cpu" */
   name: string;
-  /** 0 when unknown */
-  memoryBytes: number;
+  /** unset when unknown */
+  memoryBytes?: number | null;
 }
 
 export interface RegisterRequest {
-  /** proposed id; empty: the coordinator names it */
-  workerId: string;
+  /** proposed id; unset: the coordinator names it */
+  workerId?: string | null;
   /** address other hosts reach this one at (torch.distributed MASTER_ADDR) */
   host: string;
   /** host:port of this worker's Worker service */
   address: string;
   devices: Device[];
-  /** -1: ranks follow registration order */
-  nodeRank: number;
+  /** orders workers for rank assignment; unset: registration order */
+  nodeRank?: number | null;
   pid: number;
   version: string;
 }
@@ -59,11 +62,11 @@ export interface RankProcess {
 export interface HeartbeatRequest {
   workerId: string;
   state: WorkerState;
-  /** empty when idle */
-  jobId: string;
+  /** unset when idle */
+  jobId?: string | null;
   attempt: number;
-  /** sha256 of the plan file the executors read */
-  planSha256: string;
+  /** sha256 of the plan file the executors read; unset when idle */
+  planSha256?: string | null;
   processes: RankProcess[];
 }
 
@@ -77,8 +80,7 @@ export interface HeartbeatReply {
 export interface StepMetrics {
   step: number;
   /** only ranks that compute the loss report one */
-  hasLoss: boolean;
-  loss: number;
+  loss?: number | null;
   timeMs: number;
   computeMs: number;
   exposedCommMs: number;
@@ -122,9 +124,10 @@ export interface ErrorEvent {
 }
 
 export interface ExitEvent {
-  /** -1 when ended by a signal */
-  code: number;
-  signal: string;
+  /** unset when a signal ended the process */
+  code?: number | null;
+  /** e.g. "SIGKILL"; unset when the process exited by itself */
+  signal?: string | null;
   pid: number;
 }
 
@@ -148,20 +151,20 @@ export interface TrainingOptions {
   lr: number;
   /** "synthetic" or a path on every worker */
   data: string;
-  /** empty: no checkpoints */
-  checkpointDir: string;
+  /** unset: no checkpoints */
+  checkpointDir?: string | null;
   /** 0: none */
   checkpointEvery: number;
   overlap: boolean;
   /** restarts from the last checkpoint after a failure (0: fail) */
   maxRestarts: number;
-  /** 0: wait forever */
-  rendezvousTimeoutMs: number;
+  /** unset: wait forever */
+  rendezvousTimeoutMs?: number | null;
 }
 
 export interface SubmitJobRequest {
-  /** empty: the coordinator names it */
-  jobId: string;
+  /** unset: the coordinator names it */
+  jobId?: string | null;
   planJson: string;
   /** resolved ModelSpec */
   modelJson: string;
@@ -187,9 +190,10 @@ export interface Failure {
   /** a uniap ErrorCode: WORKER_LOST, RUNTIME_FAILED, ... */
   code: string;
   message: string;
-  workerId: string;
-  /** -1: not one rank */
-  rank: number;
+  /** unset: not one worker */
+  workerId?: string | null;
+  /** unset: not one rank */
+  rank?: number | null;
 }
 
 export interface RankAssignment {
@@ -197,15 +201,14 @@ export interface RankAssignment {
   localRank: number;
   deviceIndex: number;
   workerId: string;
-  /** 0 until the executor runs */
-  pid: number;
+  /** unset until the executor runs */
+  pid?: number | null;
 }
 
 export interface StepSummary {
   step: number;
-  hasLoss: boolean;
-  /** mean over the ranks that report one */
-  loss: number;
+  /** mean over the ranks that report one; unset when none does */
+  loss?: number | null;
   /** slowest rank */
   timePerIterationMs: number;
   /** slowest rank */
@@ -224,20 +227,22 @@ export interface JobStatus {
   attempt: number;
   worldSize: number;
   steps: number;
-  /** -1: none yet */
-  lastStep: number;
-  /** -1: none */
-  lastCheckpointStep: number;
+  /** unset: none yet */
+  lastStep?: number | null;
+  /** unset: none yet */
+  lastCheckpointStep?: number | null;
   planSha256: string;
   modelName: string;
-  /** 0: the plan has no prediction */
-  predictedTimePerIterationMs: number;
+  /** unset: the plan has no prediction */
+  predictedTimePerIterationMs?: number | null;
   ranks: RankAssignment[];
   failure: Failure | null;
   lastMetrics: StepSummary | null;
   restarts: number;
-  masterAddr: string;
-  masterPort: number;
+  /** rank 0's host; unset while ranks are unassigned */
+  masterAddr?: string | null;
+  /** torch.distributed rendezvous port; unset while ranks are unassigned */
+  masterPort?: number | null;
   createdAtMs: number;
   updatedAtMs: number;
 }
@@ -249,13 +254,15 @@ export interface WorkerStatus {
   state: WorkerState;
   devices: Device[];
   lastHeartbeatAtMs: number;
-  jobId: string;
-  nodeRank: number;
+  /** unset when idle */
+  jobId?: string | null;
+  /** unset: registration order */
+  nodeRank?: number | null;
 }
 
 export interface GetStatusRequest {
-  /** empty: every job */
-  jobId: string;
+  /** unset: every job */
+  jobId?: string | null;
 }
 
 export interface StatusReply {
@@ -272,7 +279,8 @@ export interface WatchJobRequest {
 }
 
 export interface StateChange {
-  from: JobState;
+  /** unset on a job's first event (no previous state) */
+  from?: JobState | null;
   to: JobState;
   reason: string;
 }
@@ -286,7 +294,8 @@ export interface RankLog {
 export interface JobResult {
   state: JobState;
   failure: Failure | null;
-  lastStep: number;
+  /** unset: no step finished */
+  lastStep?: number | null;
 }
 
 export interface JobEvent {
@@ -461,6 +470,13 @@ export const PROTO_DESCRIPTOR: Record<string, unknown> = {
               }
             },
             "Device": {
+              "oneofs": {
+                "_memoryBytes": {
+                  "oneof": [
+                    "memoryBytes"
+                  ]
+                }
+              },
               "fields": {
                 "index": {
                   "type": "int32",
@@ -477,7 +493,10 @@ export const PROTO_DESCRIPTOR: Record<string, unknown> = {
                 "memoryBytes": {
                   "type": "int64",
                   "id": 4,
-                  "protoName": "memory_bytes"
+                  "protoName": "memory_bytes",
+                  "options": {
+                    "proto3_optional": true
+                  }
                 }
               }
             },
@@ -495,11 +514,26 @@ export const PROTO_DESCRIPTOR: Record<string, unknown> = {
               }
             },
             "RegisterRequest": {
+              "oneofs": {
+                "_workerId": {
+                  "oneof": [
+                    "workerId"
+                  ]
+                },
+                "_nodeRank": {
+                  "oneof": [
+                    "nodeRank"
+                  ]
+                }
+              },
               "fields": {
                 "workerId": {
                   "type": "string",
                   "id": 1,
-                  "protoName": "worker_id"
+                  "protoName": "worker_id",
+                  "options": {
+                    "proto3_optional": true
+                  }
                 },
                 "host": {
                   "type": "string",
@@ -517,7 +551,10 @@ export const PROTO_DESCRIPTOR: Record<string, unknown> = {
                 "nodeRank": {
                   "type": "int32",
                   "id": 5,
-                  "protoName": "node_rank"
+                  "protoName": "node_rank",
+                  "options": {
+                    "proto3_optional": true
+                  }
                 },
                 "pid": {
                   "type": "int32",
@@ -561,6 +598,18 @@ export const PROTO_DESCRIPTOR: Record<string, unknown> = {
               }
             },
             "HeartbeatRequest": {
+              "oneofs": {
+                "_jobId": {
+                  "oneof": [
+                    "jobId"
+                  ]
+                },
+                "_planSha256": {
+                  "oneof": [
+                    "planSha256"
+                  ]
+                }
+              },
               "fields": {
                 "workerId": {
                   "type": "string",
@@ -574,7 +623,10 @@ export const PROTO_DESCRIPTOR: Record<string, unknown> = {
                 "jobId": {
                   "type": "string",
                   "id": 3,
-                  "protoName": "job_id"
+                  "protoName": "job_id",
+                  "options": {
+                    "proto3_optional": true
+                  }
                 },
                 "attempt": {
                   "type": "int32",
@@ -583,7 +635,10 @@ export const PROTO_DESCRIPTOR: Record<string, unknown> = {
                 "planSha256": {
                   "type": "string",
                   "id": 5,
-                  "protoName": "plan_sha256"
+                  "protoName": "plan_sha256",
+                  "options": {
+                    "proto3_optional": true
+                  }
                 },
                 "processes": {
                   "rule": "repeated",
@@ -605,19 +660,24 @@ export const PROTO_DESCRIPTOR: Record<string, unknown> = {
               }
             },
             "StepMetrics": {
+              "oneofs": {
+                "_loss": {
+                  "oneof": [
+                    "loss"
+                  ]
+                }
+              },
               "fields": {
                 "step": {
                   "type": "int32",
                   "id": 1
                 },
-                "hasLoss": {
-                  "type": "bool",
-                  "id": 2,
-                  "protoName": "has_loss"
-                },
                 "loss": {
                   "type": "double",
-                  "id": 3
+                  "id": 3,
+                  "options": {
+                    "proto3_optional": true
+                  }
                 },
                 "timeMs": {
                   "type": "double",
@@ -647,7 +707,14 @@ export const PROTO_DESCRIPTOR: Record<string, unknown> = {
                   "type": "int64",
                   "id": 9
                 }
-              }
+              },
+              "reserved": [
+                [
+                  2,
+                  2
+                ],
+                "has_loss"
+              ]
             },
             "ExecutorEvent": {
               "oneofs": {
@@ -749,14 +816,32 @@ export const PROTO_DESCRIPTOR: Record<string, unknown> = {
               }
             },
             "ExitEvent": {
+              "oneofs": {
+                "_code": {
+                  "oneof": [
+                    "code"
+                  ]
+                },
+                "_signal": {
+                  "oneof": [
+                    "signal"
+                  ]
+                }
+              },
               "fields": {
                 "code": {
                   "type": "int32",
-                  "id": 1
+                  "id": 1,
+                  "options": {
+                    "proto3_optional": true
+                  }
                 },
                 "signal": {
                   "type": "string",
-                  "id": 2
+                  "id": 2,
+                  "options": {
+                    "proto3_optional": true
+                  }
                 },
                 "pid": {
                   "type": "int32",
@@ -795,6 +880,18 @@ export const PROTO_DESCRIPTOR: Record<string, unknown> = {
               }
             },
             "TrainingOptions": {
+              "oneofs": {
+                "_checkpointDir": {
+                  "oneof": [
+                    "checkpointDir"
+                  ]
+                },
+                "_rendezvousTimeoutMs": {
+                  "oneof": [
+                    "rendezvousTimeoutMs"
+                  ]
+                }
+              },
               "fields": {
                 "steps": {
                   "type": "int32",
@@ -815,7 +912,10 @@ export const PROTO_DESCRIPTOR: Record<string, unknown> = {
                 "checkpointDir": {
                   "type": "string",
                   "id": 5,
-                  "protoName": "checkpoint_dir"
+                  "protoName": "checkpoint_dir",
+                  "options": {
+                    "proto3_optional": true
+                  }
                 },
                 "checkpointEvery": {
                   "type": "int32",
@@ -834,16 +934,29 @@ export const PROTO_DESCRIPTOR: Record<string, unknown> = {
                 "rendezvousTimeoutMs": {
                   "type": "int64",
                   "id": 9,
-                  "protoName": "rendezvous_timeout_ms"
+                  "protoName": "rendezvous_timeout_ms",
+                  "options": {
+                    "proto3_optional": true
+                  }
                 }
               }
             },
             "SubmitJobRequest": {
+              "oneofs": {
+                "_jobId": {
+                  "oneof": [
+                    "jobId"
+                  ]
+                }
+              },
               "fields": {
                 "jobId": {
                   "type": "string",
                   "id": 1,
-                  "protoName": "job_id"
+                  "protoName": "job_id",
+                  "options": {
+                    "proto3_optional": true
+                  }
                 },
                 "planJson": {
                   "type": "string",
@@ -915,6 +1028,18 @@ export const PROTO_DESCRIPTOR: Record<string, unknown> = {
               }
             },
             "Failure": {
+              "oneofs": {
+                "_workerId": {
+                  "oneof": [
+                    "workerId"
+                  ]
+                },
+                "_rank": {
+                  "oneof": [
+                    "rank"
+                  ]
+                }
+              },
               "fields": {
                 "code": {
                   "type": "string",
@@ -927,15 +1052,28 @@ export const PROTO_DESCRIPTOR: Record<string, unknown> = {
                 "workerId": {
                   "type": "string",
                   "id": 3,
-                  "protoName": "worker_id"
+                  "protoName": "worker_id",
+                  "options": {
+                    "proto3_optional": true
+                  }
                 },
                 "rank": {
                   "type": "int32",
-                  "id": 4
+                  "id": 4,
+                  "options": {
+                    "proto3_optional": true
+                  }
                 }
               }
             },
             "RankAssignment": {
+              "oneofs": {
+                "_pid": {
+                  "oneof": [
+                    "pid"
+                  ]
+                }
+              },
               "fields": {
                 "rank": {
                   "type": "int32",
@@ -958,24 +1096,32 @@ export const PROTO_DESCRIPTOR: Record<string, unknown> = {
                 },
                 "pid": {
                   "type": "int32",
-                  "id": 5
+                  "id": 5,
+                  "options": {
+                    "proto3_optional": true
+                  }
                 }
               }
             },
             "StepSummary": {
+              "oneofs": {
+                "_loss": {
+                  "oneof": [
+                    "loss"
+                  ]
+                }
+              },
               "fields": {
                 "step": {
                   "type": "int32",
                   "id": 1
                 },
-                "hasLoss": {
-                  "type": "bool",
-                  "id": 2,
-                  "protoName": "has_loss"
-                },
                 "loss": {
                   "type": "double",
-                  "id": 3
+                  "id": 3,
+                  "options": {
+                    "proto3_optional": true
+                  }
                 },
                 "timePerIterationMs": {
                   "type": "double",
@@ -1008,9 +1154,43 @@ export const PROTO_DESCRIPTOR: Record<string, unknown> = {
                   "id": 9,
                   "protoName": "memory_bytes_per_rank"
                 }
-              }
+              },
+              "reserved": [
+                [
+                  2,
+                  2
+                ],
+                "has_loss"
+              ]
             },
             "JobStatus": {
+              "oneofs": {
+                "_lastStep": {
+                  "oneof": [
+                    "lastStep"
+                  ]
+                },
+                "_lastCheckpointStep": {
+                  "oneof": [
+                    "lastCheckpointStep"
+                  ]
+                },
+                "_predictedTimePerIterationMs": {
+                  "oneof": [
+                    "predictedTimePerIterationMs"
+                  ]
+                },
+                "_masterAddr": {
+                  "oneof": [
+                    "masterAddr"
+                  ]
+                },
+                "_masterPort": {
+                  "oneof": [
+                    "masterPort"
+                  ]
+                }
+              },
               "fields": {
                 "jobId": {
                   "type": "string",
@@ -1037,12 +1217,18 @@ export const PROTO_DESCRIPTOR: Record<string, unknown> = {
                 "lastStep": {
                   "type": "int32",
                   "id": 6,
-                  "protoName": "last_step"
+                  "protoName": "last_step",
+                  "options": {
+                    "proto3_optional": true
+                  }
                 },
                 "lastCheckpointStep": {
                   "type": "int32",
                   "id": 7,
-                  "protoName": "last_checkpoint_step"
+                  "protoName": "last_checkpoint_step",
+                  "options": {
+                    "proto3_optional": true
+                  }
                 },
                 "planSha256": {
                   "type": "string",
@@ -1057,7 +1243,10 @@ export const PROTO_DESCRIPTOR: Record<string, unknown> = {
                 "predictedTimePerIterationMs": {
                   "type": "double",
                   "id": 10,
-                  "protoName": "predicted_time_per_iteration_ms"
+                  "protoName": "predicted_time_per_iteration_ms",
+                  "options": {
+                    "proto3_optional": true
+                  }
                 },
                 "ranks": {
                   "rule": "repeated",
@@ -1080,12 +1269,18 @@ export const PROTO_DESCRIPTOR: Record<string, unknown> = {
                 "masterAddr": {
                   "type": "string",
                   "id": 15,
-                  "protoName": "master_addr"
+                  "protoName": "master_addr",
+                  "options": {
+                    "proto3_optional": true
+                  }
                 },
                 "masterPort": {
                   "type": "int32",
                   "id": 16,
-                  "protoName": "master_port"
+                  "protoName": "master_port",
+                  "options": {
+                    "proto3_optional": true
+                  }
                 },
                 "createdAtMs": {
                   "type": "int64",
@@ -1100,6 +1295,18 @@ export const PROTO_DESCRIPTOR: Record<string, unknown> = {
               }
             },
             "WorkerStatus": {
+              "oneofs": {
+                "_jobId": {
+                  "oneof": [
+                    "jobId"
+                  ]
+                },
+                "_nodeRank": {
+                  "oneof": [
+                    "nodeRank"
+                  ]
+                }
+              },
               "fields": {
                 "workerId": {
                   "type": "string",
@@ -1131,21 +1338,37 @@ export const PROTO_DESCRIPTOR: Record<string, unknown> = {
                 "jobId": {
                   "type": "string",
                   "id": 7,
-                  "protoName": "job_id"
+                  "protoName": "job_id",
+                  "options": {
+                    "proto3_optional": true
+                  }
                 },
                 "nodeRank": {
                   "type": "int32",
                   "id": 8,
-                  "protoName": "node_rank"
+                  "protoName": "node_rank",
+                  "options": {
+                    "proto3_optional": true
+                  }
                 }
               }
             },
             "GetStatusRequest": {
+              "oneofs": {
+                "_jobId": {
+                  "oneof": [
+                    "jobId"
+                  ]
+                }
+              },
               "fields": {
                 "jobId": {
                   "type": "string",
                   "id": 1,
-                  "protoName": "job_id"
+                  "protoName": "job_id",
+                  "options": {
+                    "proto3_optional": true
+                  }
                 }
               }
             },
@@ -1188,10 +1411,20 @@ export const PROTO_DESCRIPTOR: Record<string, unknown> = {
               }
             },
             "StateChange": {
+              "oneofs": {
+                "_from": {
+                  "oneof": [
+                    "from"
+                  ]
+                }
+              },
               "fields": {
                 "from": {
                   "type": "JobState",
-                  "id": 1
+                  "id": 1,
+                  "options": {
+                    "proto3_optional": true
+                  }
                 },
                 "to": {
                   "type": "JobState",
@@ -1221,6 +1454,13 @@ export const PROTO_DESCRIPTOR: Record<string, unknown> = {
               }
             },
             "JobResult": {
+              "oneofs": {
+                "_lastStep": {
+                  "oneof": [
+                    "lastStep"
+                  ]
+                }
+              },
               "fields": {
                 "state": {
                   "type": "JobState",
@@ -1233,7 +1473,10 @@ export const PROTO_DESCRIPTOR: Record<string, unknown> = {
                 "lastStep": {
                   "type": "int32",
                   "id": 3,
-                  "protoName": "last_step"
+                  "protoName": "last_step",
+                  "options": {
+                    "proto3_optional": true
+                  }
                 }
               }
             },

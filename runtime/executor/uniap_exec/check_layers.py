@@ -47,7 +47,7 @@ CASES: List[Dict[str, Any]] = [
 def _check(case: Dict[str, Any], tp, rank: int) -> str:
     import torch
 
-    from .layers import TPGroup, build_layer
+    from uniap_torch.layers import TPGroup, build_layer
 
     spec = case["spec"]
     kw = case.get("kw", {})
@@ -104,7 +104,7 @@ def main() -> int:
         import torch
         import torch.distributed as dist
 
-        from .layers import TPGroup
+        from uniap_torch.layers import TPGroup
 
         torch.set_num_threads(1)
         world = int(os.environ.get("WORLD_SIZE", "1"))

@@ -18,7 +18,7 @@ import time
 from typing import List, Optional
 
 from . import events
-from .main import _die_with_parent, _env_int, configure_threads, parse_args
+from .main import _env_int, configure_threads, parse_args
 
 
 def run(args, rank: int) -> None:
@@ -92,7 +92,7 @@ def run(args, rank: int) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     events.install()
-    _die_with_parent()
+    # Whoever starts the executor makes it die with its parent (common/die-with-parent.ts).
     args = parse_args(argv)
     return events.guarded(lambda: run(args, _env_int("RANK", 0)), lambda: _env_int("RANK", 0))
 

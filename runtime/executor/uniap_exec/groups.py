@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
-from . import comm
-from .layers import TPGroup
+from uniap_torch import comm
+from uniap_torch.layers import TPGroup
 from .spec import RunSpec, Stage
 
 

@@ -9,11 +9,9 @@ The contract (events, exit codes, environment) is documented in docs/runtime-exe
 from __future__ import annotations
 
 import argparse
-import ctypes
 import datetime
 import os
 import resource
-import signal
 import time
 from typing import Dict, List, Optional
 
@@ -44,15 +42,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to SIGTERM us when the parent (the worker agent) dies, so no executor is orphaned."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
 def _env_int(name: str, default: Optional[int] = None) -> int:
     v = os.environ.get(name)
     if v is None or v == "":
@@ -77,10 +66,11 @@ def run(args: argparse.Namespace, rank: int) -> None:
     import torch
     import torch.distributed as dist
 
-    from . import checkpoint, comm, tie
+    from uniap_torch import comm
+    from . import checkpoint, tie
     from .data import DataSource
     from .groups import Groups
-    from .layers import build_layer
+    from uniap_torch.layers import build_layer
     from .pipeline import StageExecutor
     from .runner import GradSync, LayerRunner
     from .spec import RunSpec, load_json
@@ -114,15 +104,11 @@ def run(args: argparse.Namespace, rank: int) -> None:
     stage = groups.stage
     overlap = not args.no_overlap
     sync = GradSync(overlap)
-    tie_src = spec.tie_source()
-
     runners: Dict[int, LayerRunner] = {}
     for u in stage.layer_ids:
         st = stage.strategies[u]
         place = groups.place(st.dp, st.tp)
-        module = build_layer(spec.layers[u], place.tp_handle(), torch.float32, args.seed,
-                             position=spec.position_for(u), family=spec.family, pool=spec.pool(),
-                             tie_source=tie_src if tie_src is not None else 0)
+        module = build_layer(spec.layers[u], spec.layer_facts[u], place.tp_handle(), torch.float32, args.seed)
         runners[u] = LayerRunner(u, module, st, place, compute_dtype, device, sync, spec.micro_batches, overlap)
     fsdp_chain = [runners[u] for u in stage.layer_ids if runners[u].fsdp]
     for a, b in zip(fsdp_chain, fsdp_chain[1:]):
@@ -160,7 +146,7 @@ def run(args: argparse.Namespace, rank: int) -> None:
         loss_share = executor.run_step(batch)
         sync.finish()
         if tied:
-            table = spec.layers[tie_src]
+            table = spec.layers[spec.tie_source()]
             tie.sync_tied(tied, int(table["vocabSize"]), int(table["hiddenSize"]), groups.tie_group, device)
         for r in ordered:
             r.before_optimizer()
@@ -194,7 +180,7 @@ def run(args: argparse.Namespace, rank: int) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     events.install()
-    _die_with_parent()
+    # Whoever starts the executor makes it die with its parent (common/die-with-parent.ts).
     args = parse_args(argv)
     return events.guarded(lambda: run(args, _env_int("RANK", 0)), lambda: _env_int("RANK", 0))
 

@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 import torch.distributed as dist
 
-from . import comm
+from uniap_torch import comm
 from .groups import Groups
 from .runner import LayerRunner
 from .spec import RunSpec, Stage

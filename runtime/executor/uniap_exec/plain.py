@@ -8,7 +8,7 @@ from typing import Dict
 import torch
 import torch.nn as nn
 
-from .layers import TPGroup, build_layer
+from uniap_torch.layers import TPGroup, build_layer
 from .spec import RunSpec
 
 
@@ -18,9 +18,7 @@ class PlainModel(nn.Module):
         self.spec = spec
         tie = spec.tie_source()
         self.layers = nn.ModuleList([
-            build_layer(l, TPGroup.single(), dtype, seed, position=spec.position_for(l["index"]), family=spec.family,
-                        pool=spec.pool(), tie_source=tie if tie is not None else 0)
-            for l in spec.layers])
+            build_layer(l, spec.layer_facts[l["index"]], TPGroup.single(), dtype, seed) for l in spec.layers])
         for u in spec.tied_layers():
             if u != tie:
                 self.layers[u].weight = self.layers[tie].weight  # one parameter, gradients summed by autograd

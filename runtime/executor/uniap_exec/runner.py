@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 import torch.utils.checkpoint as ckpt
 
-from . import comm
+from uniap_torch import comm
 from .groups import Place
 from .spec import LayerStrategy
 

@@ -14,7 +14,7 @@ from typing import List, Optional, Tuple
 
 import torch
 
-from . import comm
+from uniap_torch import comm
 from .runner import LayerRunner
 
 

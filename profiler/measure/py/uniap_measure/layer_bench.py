@@ -1,6 +1,6 @@
 """Forward/backward time and memory of one layer shape, built by the executor's own code.
 
-The layer comes from `uniap_exec.layers.build_layer` (runtime/executor), so the Megatron-style
+The layer comes from `uniap_torch.layers.build_layer` (python/uniap_torch), so the Megatron-style
 tensor-parallel splits and their collectives are exactly the ones training runs: TP communication
 is inside the measured forward and backward times.
 
@@ -15,7 +15,6 @@ Memory, per device, one micro-batch:
   statistic; CPUs: the torch.profiler allocation events (profile_memory=True) summed in order.
 """
 import importlib
-import inspect
 
 import torch
 
@@ -35,7 +34,7 @@ class SimpleTPGroup:
 
 def load_executor():
     """The executor's layer module, or raise ImportError with the reason."""
-    return importlib.import_module('uniap_exec.layers')
+    return importlib.import_module('uniap_torch.layers')
 
 
 def make_tp_group(layers_mod, size, rank, group):
@@ -117,11 +116,7 @@ class LayerBench:
         else:
             tpg = make_tp_group(self.mod, 1, 0, None)
         torch.manual_seed(seed)
-        build = task.get('build') or {}
-        kwargs = {k: build[k] for k in ('position', 'family', 'pool') if k in build}
-        accepted = inspect.signature(self.mod.build_layer).parameters
-        kwargs = {k: v for k, v in kwargs.items() if k in accepted}
-        module = self.mod.build_layer(spec, tpg, dtype, seed, **kwargs)
+        module = self.mod.build_layer(spec, task['facts'], tpg, dtype, seed)
         module = module.to(self.device)
         module.train()
         gen = torch.Generator().manual_seed(seed + 1)

@@ -6,11 +6,9 @@ over a Gloo control group and prints one line `@@uniap {"event": "result", ...}`
 driver summarizes: medians, spread, slowest rank). A failing rank prints `@@uniap {"event":
 "error", ...}` and exits 1; the driver then stops the other ranks. Everything else goes to stderr.
 """
-import ctypes
 import datetime
 import json
 import os
-import signal
 import sys
 import traceback
 
@@ -57,18 +55,8 @@ def device_memory(device):
     return {'reservedBytes': int(rss), 'capacityBytes': 0}
 
 
-def die_with_parent():
-    """Linux: be killed when the driver process dies (a killed `uniap profile` leaves no ranks
-    blocked in a collective whose peers are gone)."""
-    try:
-        libc = ctypes.CDLL('libc.so.6', use_errno=True)
-        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def main():
-    die_with_parent()
+    # The driver starts this process so that it dies with the driver (common/die-with-parent.ts).
     with open(sys.argv[1], encoding='utf-8') as f:
         job = json.load(f)
     rank = int(os.environ['RANK'])

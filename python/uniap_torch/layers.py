@@ -1,15 +1,22 @@
 """Layer implementations of every ModelSpec layer type, tensor-parallel (Megatron-style), shared by
-the executor and the profiler.
+the executor (uniap_exec) and the profiler (uniap_measure).
 
-Public API (the profiler imports exactly this; keep it stable):
+Public API (keep it stable):
 
-    from uniap_exec.layers import TPGroup, build_layer
+    from uniap_torch.layers import TPGroup, build_layer
 
     tp = TPGroup(size=1, rank=0, group=None)          # or TPGroup(2, r, dist.new_group([0, 1]))
-    layer = build_layer(layer_spec, tp, torch.float32, seed=1234)   # layer_spec: one LayerSpec dict
-    layer = layer.to(device)
+    model = json.load(open("model.json"))             # a ModelSpec with its facts (configs/model-facts.ts)
+    u = 3
+    layer = build_layer(model["layers"][u], model["facts"]["layers"][u], tp, torch.float32, seed=1234)
     y = layer(x)                      # every layer: forward(x, encoder_out=None)
     y = layer(x, encoder_out=enc)     # cross-decoder only
+
+The facts are resolved once in TypeScript and read here, never re-derived: how the layer splits over
+tp (facts.tp.split: 'heads-ffn', 'vocabulary' or 'replicated'), its position scheme, whether
+attention is causal, how a head pools and whether its projection has a bias, which embedding's table
+a tied layer shares. tests/model-facts.conformance.test.ts checks that the parameters built here
+per tp rank are exactly facts.tp.replicatedParameters + facts.tp.splitParameters / tp.
 
 Inputs and outputs per layer type (b = micro-batch size on this rank, s = layer_spec["seqLength"]):
 - embedding:       x int64 [b, s] token ids            -> [b, s, hiddenSize]
@@ -19,8 +26,8 @@ Inputs and outputs per layer type (b = micro-batch size on this rank, s = layer_
 - swin:            x [b, resolution^2, hiddenSize], or with patchMerging
                    x [b, (2*resolution)^2, inputHiddenSize]       -> [b, resolution^2, hiddenSize]
 - head:            x [b, s, hiddenSize] -> logits [b, s, vocabSize / tp] (language model) or
-                   [b, vocabSize / tp] (classifier): this rank's vocabulary shard when the head is
-                   split; `layer.loss(logits, labels)` = mean cross-entropy over the whole vocabulary
+                   [b, vocabSize / tp] (pooled classifier): this rank's vocabulary shard when split;
+                   `layer.loss(logits, labels)` = mean cross-entropy over the whole vocabulary
                    (vocabulary-parallel: a max and two sums all-reduced, logits never gathered).
 Every other output is complete and replicated on the tensor-parallel ranks (the row-parallel
 all-reduce is inside forward), so `sum(y).backward()` style measurements see the tensor-parallel cost.
@@ -28,25 +35,17 @@ all-reduce is inside forward), so `sum(y).backward()` style measurements see the
 Tensor parallelism (Megatron-LM, Shoeybi et al. 2019, "f" and "g" operators): attention splits heads
 (q/k/v column-parallel, output projection row-parallel), MLPs split the FFN dimension (up/gate
 column-parallel, down row-parallel), the embedding splits the vocabulary (masked lookup then
-all-reduce), the head splits the vocabulary and computes the cross-entropy on the shards. Norms, biases after the
-row-parallel all-reduce, position tables, patch convolution and Swin patch merging are replicated;
-their gradients are identical on every tensor-parallel rank, so they need no tensor-parallel reduction.
-Requirements: heads, kvHeads, ffnSize divisible by tp (a clear ValueError otherwise); vocabulary not
-divisible by tp -> that embedding/head is replicated instead of split.
+all-reduce), the head splits the vocabulary and computes the cross-entropy on the shards. Norms,
+biases after the row-parallel all-reduce, position tables, the patch embedding, BERT's MLM transform
+and Swin patch merging are replicated; their gradients are identical on every tensor-parallel rank.
+A degree the layer's heads, KV heads, FFN or vocabulary does not divide is a ValueError (plans are
+validated in TypeScript before they get here; this only asserts).
 
 Weights: every parameter is first initialized in full (unsharded) from its own generator seeded by
 (seed, layer index, parameter name), then sliced for this tensor-parallel rank. So any plan starts
-from the same weights as single-device training, whatever the degrees.
-
-Keyword options (all optional; the executor passes them, a profiler may leave them out):
-- position: 'rope' | 'relative' | None: position scheme of the chain (taken from its embedding layer;
-  blocks of a spec say 'none' themselves). rope: rotary q/k; relative: T5-style bucketed bias.
-- family: the ModelSpec family; 'vision' makes the head a classifier.
-- pool: 'cls' | 'mean': how a classifier head reduces tokens (ViT: 'cls', Swin: 'mean'; default 'cls').
-- tie_source: layer index of the embedding that owns the token table a tiedEmbedding head or
-  embedding copies its initial weight from (default 0). The executor keeps the copies equal by
-  summing their gradients (tie.py); plain single-device PyTorch shares one parameter (plain.py).
-- device: where the parameters live (created on CPU first, so values do not depend on the device).
+from the same weights as single-device training, whatever the degrees. A tied layer draws its table
+from the owning embedding's generator; the executor keeps the copies equal by summing their
+gradients (uniap_exec/tie.py); plain single-device PyTorch shares one parameter (uniap_exec/plain.py).
 """
 from __future__ import annotations
 
@@ -62,6 +61,7 @@ import torch.nn.functional as F
 from . import comm
 
 INIT_STD = 0.02  # GPT-2 / Megatron default normal init
+T5_BUCKETS = 32  # T5's relative_attention_num_buckets (Raffel et al. 2020); configs/model-derive.ts T5_BUCKETS
 
 
 @dataclass
@@ -128,10 +128,12 @@ def param_seed(seed: int, layer_index: int, name: str) -> int:
 class _Init:
     """Creates this rank's slice of each full parameter of one layer."""
 
-    def __init__(self, seed: int, layer_index: int, tp: TPGroup, dtype: torch.dtype) -> None:
-        self.seed, self.index, self.tp, self.dtype = seed, layer_index, tp, dtype
+    def __init__(self, seed: int, layer_index: int, tp: TPGroup, dtype: torch.dtype, meta: bool = False) -> None:
+        self.seed, self.index, self.tp, self.dtype, self.meta = seed, layer_index, tp, dtype, meta
 
     def full(self, name: str, shape, kind: str, std: float = INIT_STD, index: Optional[int] = None) -> torch.Tensor:
+        if self.meta:  # shapes only (counting parameters of large models without memory)
+            return torch.empty(shape, device="meta")
         if kind == "zeros":
             return torch.zeros(shape)
         if kind == "ones":
@@ -234,7 +236,7 @@ class Attention(nn.Module):
     """Multi-head attention with grouped-query KV heads, heads split over the tensor-parallel group."""
 
     def __init__(self, spec: Dict[str, Any], tp: TPGroup, init: _Init, name: str, *, causal: bool,
-                 cross: bool = False, position: Optional[str] = None, window: int = 0) -> None:
+                 cross: bool = False, window: int = 0) -> None:
         super().__init__()
         h, H, KV, d = spec["hiddenSize"], spec["heads"], spec["kvHeads"] or spec["heads"], spec["headDim"]
         if not d:
@@ -245,6 +247,7 @@ class Attention(nn.Module):
             raise ValueError(f"layer {spec.get('name')}: heads={H} is not a multiple of kvHeads={KV}")
         self.tp, self.causal, self.cross = tp, causal, cross
         self.h_local, self.kv_local, self.d = H // tp.size, KV // tp.size, d
+        position = spec["positionEmbedding"]  # the chain's scheme, resolved onto every block
         self.rope = position == "rope" and not cross
         self.relative = position == "relative" and not cross
         self.window = window
@@ -261,7 +264,7 @@ class Attention(nn.Module):
         else:
             self.bq = self.bk = self.bv = self.bo = None
         if self.relative:
-            self.rel_bias = init.param(init.full(f"{name}.relative_bias", (32, H), "normal"), 1)
+            self.rel_bias = init.param(init.full(f"{name}.relative_bias", (T5_BUCKETS, H), "normal"), 1)
         if window:
             # Swin relative position bias table (Liu et al. 2021), heads split like the attention.
             self.rel_table = init.param(init.full(f"{name}.relative_table", ((2 * window - 1) ** 2, H), "normal"), 1)
@@ -337,14 +340,14 @@ class MLP(nn.Module):
 class Embedding(nn.Module):
     """Token embedding, vocabulary split over tp (masked lookup + all-reduce), plus learned positions."""
 
-    def __init__(self, spec: Dict[str, Any], tp: TPGroup, init: _Init, tie_source: int = 0) -> None:
+    def __init__(self, spec: Dict[str, Any], facts: Dict[str, Any], tp: TPGroup, init: _Init) -> None:
         super().__init__()
         V, h = spec["vocabSize"], spec["hiddenSize"]
-        self.split = tp.size > 1 and V % tp.size == 0
+        self.split = _splits(facts, tp, spec)
         self.tp = tp if self.split else TPGroup.single()
         self.v_start = (V // tp.size) * tp.rank if self.split else 0
         self.v_local = V // tp.size if self.split else V
-        src = tie_source if spec["tiedEmbedding"] else None  # shares the table of embedding `tie_source`
+        src = facts["tiedTo"]  # shares the table of that embedding (None: its own)
         self.weight = init.param(init.full("tok.weight", (V, h), "normal", index=src), 0, split=self.split)
         if spec["positionEmbedding"] == "learned":
             self.pos = init.param(init.full("pos.weight", (spec["seqLength"], h), "normal"))
@@ -368,14 +371,16 @@ class Embedding(nn.Module):
 class PatchEmbedding(nn.Module):
     """ViT/Swin patchify convolution (+ class token) + learned position embedding; replicated over tp."""
 
-    def __init__(self, spec: Dict[str, Any], tp: TPGroup, init: _Init) -> None:
+    def __init__(self, spec: Dict[str, Any], facts: Dict[str, Any], tp: TPGroup, init: _Init) -> None:
         super().__init__()
+        if facts["tp"]["split"] != "replicated":
+            raise ValueError(f"layer {spec.get('name')}: the patch embedding is built replicated, facts say {facts['tp']['split']!r}")
         h, p, c, img = spec["hiddenSize"], spec["patchSize"], spec["channels"], spec["imageSize"]
         patches = (img // p) ** 2
         self.patch = p
         self.cls = init.param(init.full("cls", (1, 1, h), "normal")) if spec["seqLength"] == patches + 1 else None
         self.weight = init.param(init.full("proj.weight", (h, c, p, p), "normal"))
-        self.bias = init.param(init.full("proj.bias", (h,), "zeros"))
+        self.bias = init.param(init.full("proj.bias", (h,), "zeros")) if spec["bias"] else None
         if spec["positionEmbedding"] == "learned":
             self.pos = init.param(init.full("pos.weight", (1, spec["seqLength"], h), "normal"))
         else:
@@ -402,9 +407,11 @@ def _window_reverse(win: torch.Tensor, w: int, r: int) -> torch.Tensor:
 class Block(nn.Module):
     """Pre-norm transformer block: encoder, decoder (causal), cross-decoder (+ cross-attention), swin."""
 
-    def __init__(self, spec: Dict[str, Any], tp: TPGroup, init: _Init, position: Optional[str]) -> None:
+    def __init__(self, spec: Dict[str, Any], facts: Dict[str, Any], tp: TPGroup, init: _Init) -> None:
         super().__init__()
         kind, h = spec["type"], spec["hiddenSize"]
+        if tp.size > 1 and facts["tp"]["split"] != "heads-ffn":
+            raise ValueError(f"layer {spec.get('name')}: a block splits heads and FFN over tp, facts say {facts['tp']['split']!r}")
         self.kind = kind
         self.merge_norm = None
         if kind == "swin":
@@ -427,8 +434,7 @@ class Block(nn.Module):
                 self.window_mask = None
             self.attn = Attention(spec, tp, init, "attn", causal=False, window=w)
         else:
-            self.attn = Attention(spec, tp, init, "attn", causal=kind in ("decoder", "cross-decoder"),
-                                  position=position)
+            self.attn = Attention(spec, tp, init, "attn", causal=bool(facts["causal"]))
         self.norm1 = Norm(spec["norm"], h, init, "norm1")
         if kind == "cross-decoder":
             self.norm_x = Norm(spec["norm"], h, init, "norm_x")
@@ -518,31 +524,35 @@ class Head(nn.Module):
 
     The projection splits the vocabulary / classes over tp; the loss is computed on the shards."""
 
-    def __init__(self, spec: Dict[str, Any], tp: TPGroup, init: _Init, *, classifier: bool, pool: str,
-                 tie_source: int) -> None:
+    def __init__(self, spec: Dict[str, Any], facts: Dict[str, Any], tp: TPGroup, init: _Init) -> None:
         super().__init__()
         V, h = spec["vocabSize"], spec["hiddenSize"]
-        self.classifier, self.pool = classifier, pool
-        self.split = tp.size > 1 and V % tp.size == 0
+        head = facts["head"]
+        self.pool = head["pooling"]  # 'none' | 'cls' | 'mean'
+        self.classifier = self.pool != "none"
+        self.split = _splits(facts, tp, spec)
         self.tp = tp if self.split else TPGroup.single()
         self.v_start = (V // tp.size) * tp.rank if self.split else 0
-        self.norm = Norm(spec["norm"], h, init, "norm")
-        if spec["headTransform"]:
+        if head["transform"]:
+            # BERT's MLM transform: dense -> GELU -> LayerNorm, whose norm is the head's only norm.
+            self.norm = None
             self.t_weight = init.param(init.full("transform.weight", (h, h), "normal"))
-            self.t_bias = init.param(init.full("transform.bias", (h,), "zeros"))
+            self.t_bias = init.param(init.full("transform.bias", (h,), "zeros")) if spec["bias"] else None
             self.t_norm = Norm(spec["norm"], h, init, "transform.norm")
         else:
+            self.norm = Norm(spec["norm"], h, init, "norm")
             self.t_weight = None
-        if spec["tiedEmbedding"] and not classifier:
-            # Same initial values as the embedding's token table (layer tie_source).
-            w = init.full("tok.weight", (V, h), "normal", index=tie_source)
+        if facts["tiedTo"] is not None:
+            # Same initial values as the owning embedding's token table.
+            w = init.full("tok.weight", (V, h), "normal", index=facts["tiedTo"])
         else:
             w = init.full("proj.weight", (V, h), "normal")
         self.weight = init.param(w, 0, split=self.split)
-        self.bias = init.param(init.full("proj.bias", (V,), "zeros"), 0, split=self.split) if classifier else None
+        self.bias = init.param(init.full("proj.bias", (V,), "zeros"), 0, split=self.split) if head["outputBias"] else None
 
     def forward(self, x: torch.Tensor, encoder_out: Optional[torch.Tensor] = None) -> torch.Tensor:
-        x = self.norm(x)
+        if self.norm is not None:
+            x = self.norm(x)
         if self.classifier:
             x = x[:, 0] if self.pool == "cls" else x.mean(dim=1)
         if self.t_weight is not None:
@@ -556,20 +566,35 @@ class Head(nn.Module):
         return F.cross_entropy(flat.float(), targets)
 
 
-def build_layer(layer_spec: Dict[str, Any], tp: TPGroup, dtype: torch.dtype, seed: int, *,
-                position: Optional[str] = None, family: Optional[str] = None, pool: Optional[str] = None,
-                tie_source: int = 0, device: Optional[torch.device] = None) -> nn.Module:
-    """Build one layer of a ModelSpec for tensor-parallel rank tp.rank of tp.size (see module doc)."""
+def _splits(facts: Dict[str, Any], tp: TPGroup, spec: Dict[str, Any]) -> bool:
+    """Whether this vocabulary-split layer splits at this tp size (plan validation, configs/model-tp.ts
+    tpDivides, guarantees the vocabulary divides; this only asserts it)."""
+    if tp.size == 1:
+        return False
+    for n in facts["tp"]["divisors"]:
+        _need_divisible("vocabSize", int(n), tp.size, spec)
+    return facts["tp"]["split"] == "vocabulary"
+
+
+def build_layer(layer_spec: Dict[str, Any], facts: Dict[str, Any], tp: TPGroup, dtype: torch.dtype, seed: int, *,
+                device: Optional[torch.device] = None, meta: bool = False) -> nn.Module:
+    """Build one layer of a ModelSpec for tensor-parallel rank tp.rank of tp.size (see module doc).
+
+    `facts` is the layer's entry of the model's resolved facts (configs/model-facts.ts LayerFacts).
+    meta=True creates parameters on the meta device: shapes without memory (parameter counting)."""
     kind = layer_spec["type"]
-    init = _Init(seed, int(layer_spec["index"]), tp, dtype)
+    if facts.get("index") != layer_spec.get("index") or facts.get("type") != kind:
+        raise ValueError(f"layer {layer_spec.get('name')}: its facts are for layer {facts.get('index')} ({facts.get('type')}); "
+                         "pass model['facts']['layers'][index]")
+    init = _Init(seed, int(layer_spec["index"]), tp, dtype, meta=meta)
     if kind == "embedding":
-        m: nn.Module = Embedding(layer_spec, tp, init, tie_source)
+        m: nn.Module = Embedding(layer_spec, facts, tp, init)
     elif kind == "patch-embedding":
-        m = PatchEmbedding(layer_spec, tp, init)
+        m = PatchEmbedding(layer_spec, facts, tp, init)
     elif kind in ("encoder", "decoder", "cross-decoder", "swin"):
-        m = Block(layer_spec, tp, init, position)
+        m = Block(layer_spec, facts, tp, init)
     elif kind == "head":
-        m = Head(layer_spec, tp, init, classifier=family == "vision", pool=pool or "cls", tie_source=tie_source)
+        m = Head(layer_spec, facts, tp, init)
     else:
         raise ValueError(f"layer {layer_spec.get('name')}: unknown layer type {kind!r}")
-    return m.to(device) if device is not None else m
+    return m.to(device) if device is not None and not meta else m

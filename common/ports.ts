@@ -1,8 +1,14 @@
-// Small network helpers: a free TCP port, and host:port parsing with a clear error.
+// Ports: the one way uniap finds a free TCP port (torch.distributed's MASTER_PORT for executors and
+// measuring ranks, the private redis-server of `uniap launch`, tests), and host:port parsing with a
+// clear error.
 import { createServer } from 'node:net';
-import { UniapError } from '../../configs/errors.ts';
+import { UniapError } from './errors.ts';
 
-/** A TCP port free on `host` right now (the OS picks it; it may be taken again before use). */
+/**
+ * A TCP port free on `host` right now: the OS picks it (listen on port 0) and we release it at once,
+ * so another process may take it before it is used. The probe server is unref()ed, so a pending
+ * probe never keeps the process alive.
+ */
 export function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();

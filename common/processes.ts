@@ -6,9 +6,10 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import yargs, { type CommandModule } from 'yargs';
-import { isUniapError } from '../../configs/errors.ts';
+import { isUniapError } from './errors.ts';
 
-export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The checkout's root (this file is common/processes.ts). */
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const TSX_LOADER = createRequire(import.meta.url).resolve('tsx/esm');
 
 export type Verb = 'worker' | 'coordinator' | 'launch';
