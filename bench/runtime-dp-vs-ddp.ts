@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModel } from '../configs/model-presets.ts';
 import type { StepEvent } from '../common/executor-events.ts';
-import { describeFailures, runLocal, type ExecutorModule } from '../runtime/executor/launch.ts';
+import { describeFailures, runLocal, type ExecutorModule } from '../runtime/executor/run-local.ts';
 import { uniformPlan } from '../runtime/executor/plans.ts';
 
 function arg(name: string, def: string): string {

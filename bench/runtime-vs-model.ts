@@ -29,7 +29,7 @@ import type { Plan } from '../planner/plan.ts';
 import { measureProfile } from '../profiler/measure/run.ts';
 import type { Profile } from '../profiler/profile.ts';
 import type { StepEvent } from '../common/executor-events.ts';
-import { describeFailures, runLocal } from '../runtime/executor/launch.ts';
+import { describeFailures, runLocal } from '../runtime/executor/run-local.ts';
 import { handPlan, uniformPlan } from '../runtime/executor/plans.ts';
 
 function arg(name: string, def: string): string {

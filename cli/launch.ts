@@ -6,7 +6,7 @@ import type { CommandModule } from 'yargs';
 import { UniapError } from '../common/errors.ts';
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HEARTBEAT_TIMEOUT_MS } from '../runtime/control/coordinator.ts';
 import { commaList, tlsFromFlags, tokenFromFlags } from '../runtime/control/flags.ts';
-import { launch, outcome } from '../runtime/control/launch.ts';
+import { launch, outcome } from '../runtime/control/launch-job.ts';
 import { parseHostPort } from '../common/ports.ts';
 import { isMainModule, runStandalone } from '../common/processes.ts';
 import { DEFAULT_TRAINING_OPTIONS } from '../runtime/control/types.ts';

@@ -6,7 +6,7 @@ import { loadCluster } from '../configs/cluster-presets.ts';
 import { resolveCluster } from '../configs/cluster-resolve.ts';
 import { UniapError } from '../common/errors.ts';
 import { layerActivationBytes, layerForwardFlopsPerSample, layerParameters, layerShapeKey, layerOutputBytes } from '../configs/model-derive.ts';
-import { tpDivides } from '../configs/model-tp.ts';
+import { layerParametersPerTpRank, tpDivides } from '../configs/model-tp.ts';
 import type { DType, LayerSpec, LayerType, ModelSpec } from '../configs/model-spec.ts';
 import { busFactor } from './profile.ts';
 import { parseProfile } from './profile-io.ts';
@@ -121,7 +121,7 @@ describe('deriveSpecProfile: layers', () => {
     const l = m.layers[1]!;
     const e = p.layers.find((x) => x.shapeKey === layerShapeKey(l) && x.microBatch === 4 && x.tp === 2)!;
     const flops = (layerForwardFlopsPerSample(l) * 4) / 2;
-    const params = (layerParameters(l) / 2) * 2; // bf16: 2 bytes
+    const params = layerParametersPerTpRank(l, 2) * 2; // bf16: 2 bytes
     const act = layerActivationBytes(l, 4, 2);
     const computeMs = (flops / (989e12 * 0.6)) * 1e3;
     const memoryMs = ((params + 2 * act) / (3350e9 * 0.8)) * 1e3;

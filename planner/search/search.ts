@@ -112,7 +112,7 @@ export async function searchPlan(input: CostModelInput, opts: SearchOptions = {}
   let solverCalls = 0;
   let unproven = false; // a configuration solved without proof (lp-solver, time limit)
   let milpProved = true;
-  let milpMethod = solverName;
+  let milpMethod = ''; // the MILP backend's method, once it has run
   let milpGap = 0;
   const incumbent = () => best?.objectiveMs ?? Number.POSITIVE_INFINITY;
 
@@ -169,7 +169,9 @@ export async function searchPlan(input: CostModelInput, opts: SearchOptions = {}
   // Which method proved the plan: the MILP backend if it proved every configuration it was given,
   // otherwise the exact solver (and the MILP's gap is reported alongside).
   let method = 'exact';
-  if (solverName !== 'exact') method = milpProved ? milpMethod : `exact (${milpMethod} stopped with gap ${milpGap.toExponential(2)})`;
+  // A MILP backend that never ran (every configuration pruned, or proven by the exact solver to hold
+  // nothing better than the incumbent) proved nothing: the method is the exact solver's.
+  if (solverName !== 'exact' && milpMethod !== '') method = milpProved ? milpMethod : `exact (${milpMethod} stopped with gap ${milpGap.toExponential(2)})`;
   const search: PlanSearch = {
     method,
     status: proved ? 'optimal' : unproven ? 'feasible' : 'time-limit',

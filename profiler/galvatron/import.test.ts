@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { isUniapError } from '../../common/errors.ts';
 import { loadModel } from '../../configs/model-presets.ts';
-import { layerParameters, layerShapeKey } from '../../configs/model-derive.ts';
+import { layerShapeKey } from '../../configs/model-derive.ts';
+import { layerParametersPerTpRank } from '../../configs/model-tp.ts';
 import { parseProfile } from '../profile-io.ts';
 import type { Profile } from '../profile.ts';
 import { importGalvatron, repairForwardTimes } from './import.ts';
@@ -61,7 +62,7 @@ describe('import-galvatron: Llama 7B on the 2 x 8 A100 hardware files', () => {
     // tp_activation_per_bsz_dict: {"1": 301.28173828125, "2": 182.156494140625, ...}
     expect(at(2, 1).activationBytes).toBe(Math.round(2 * 301.28173828125 * MiB));
     expect(at(1, 2).activationBytes).toBe(Math.round(182.156494140625 * MiB));
-    expect(at(1, 2).parameterBytes).toBe(Math.round((layerParameters(block) / 2) * 2));
+    expect(at(1, 2).parameterBytes).toBe(Math.round(layerParametersPerTpRank(block, 2) * 2));
   });
 
   it('maps adjacent groups inside a node and strided groups across nodes; p2p both ways', () => {

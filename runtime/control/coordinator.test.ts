@@ -63,6 +63,8 @@ describe('Coordinator (in-memory store and transport, scripted workers)', () => 
     const { jobId } = await c.submitJob({ jobId: 'j1', planJson: JSON.stringify(dpPlan(2)), modelJson: doubleModelJson(), options: options() });
     await waitFor('shares sent', () => fakes.every((f) => f.starts.length === 1));
     expect(fakes.map((f) => f.starts[0]!.ranks.map((r) => r.rank))).toEqual([[0], [1]]);
+    // The pids the workers answered are recorded once both start calls returned.
+    await waitFor('pids recorded', async () => (await job(c, jobId)).ranks.every((r) => r.pid !== null));
     expect((await job(c, jobId)).ranks.map((r) => r.pid)).toEqual([100, 101]);
     const m = (rank: number) => ({ step: 1, loss: 2, timeMs: 10 + rank, computeMs: 8, exposedCommMs: 1, memoryBytes: 5 + rank, samples: 4, tokens: 64 });
     for (const r of [0, 1]) await c.reportEvents(`w${r}`, [event(jobId, r, { kind: 'ready', pid: 100 + r, detailJson: '{}' }), event(jobId, r, { kind: 'step', metrics: m(r) })]);

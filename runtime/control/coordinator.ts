@@ -10,7 +10,7 @@ import { UniapError, isUniapError } from '../../common/errors.ts';
 import type { ModelSpec } from '../../configs/model-spec.ts';
 import { parsePlan } from '../../planner/plan-io.ts';
 import { ALIVE, heartbeatVerdict, planMismatchFailure } from './blame.ts';
-import type { Command, Decision, StartOutcome } from './coordinator-commands.ts';
+import { unchanged, type Command, type Decision, type StartOutcome } from './coordinator-commands.ts';
 import { checkpointComplete, onExecutorEvent, onFailure, onStopRequest, onWorkerLost, stepComplete, stopExecutors, submitted, workerStopped } from './coordinator-decisions.ts';
 import { jobStatus, workerStatus } from './coordinator-status.ts';
 import type { JobRecord } from './job-state.ts';
@@ -218,7 +218,7 @@ export class Coordinator implements CoordinatorApi {
         return;
       case 'start-executors': {
         const outcomes = await this.sendStarts(c.shares);
-        await this.decide(c.jobId, (job) => (job.attempt === c.attempt ? startResults(job, outcomes, this.now()) : { job, commands: [] }));
+        await this.decide(c.jobId, (job) => (job.attempt === c.attempt ? startResults(job, outcomes, this.now()) : unchanged(job)));
         return;
       }
       case 'record-step': {

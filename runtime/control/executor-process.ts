@@ -15,7 +15,7 @@ import { createInterface } from 'node:readline';
 import { UniapError } from '../../common/errors.ts';
 import { dieWithParent } from '../../common/die-with-parent.ts';
 import { parseExecutorEvent } from '../../common/executor-events.ts';
-import { EXECUTOR_PYTHONPATH, executorArgs as contractArgs, executorEnv as contractEnv } from '../executor/launch.ts';
+import { EXECUTOR_PYTHONPATH, executorArgs as contractArgs, executorEnv as contractEnv } from '../executor/run-local.ts';
 import type { DeviceInfo, ExecutorEventBody, StepMetrics, TrainingOptions } from './types.ts';
 
 /** The product executor's package root (runtime/executor); UNIAP_EXECUTOR_ROOT points elsewhere. */
@@ -67,7 +67,7 @@ export function executorArgs(s: ExecutorSpec): string[] {
   ];
 }
 
-/** The rank's environment (runtime/executor/launch.ts spells the contract), with `executorRoot` first on PYTHONPATH. */
+/** The rank's environment (runtime/executor/run-local.ts spells the contract), with `executorRoot` first on PYTHONPATH. */
 export function executorEnv(s: ExecutorSpec, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const env = contractEnv(
     { rank: s.rank, worldSize: s.worldSize, localRank: s.localRank, localWorldSize: s.localWorldSize, masterAddr: s.masterAddr, masterPort: s.masterPort, backend: s.backend },

@@ -10,7 +10,7 @@ import { resolveModel } from '../../configs/model-resolve.ts';
 import type { ModelSpec } from '../../configs/model-spec.ts';
 import type { Plan } from '../../planner/plan.ts';
 import type { StepEvent } from '../../common/executor-events.ts';
-import { describeFailures, lossesOf, runLocal, type LocalRunOptions, type RankResult } from './launch.ts';
+import { describeFailures, lossesOf, runLocal, type LocalRunOptions, type RankResult } from './run-local.ts';
 import { handPlan, uniformPlan } from './plans.ts';
 import { writeRunFiles } from './run-files.ts';
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isUniapError } from '../../common/errors.ts';
-import { loadInputs, outcome, splitDevices, sshArgs } from './launch.ts';
+import { loadInputs, outcome, splitDevices, sshArgs } from './launch-job.ts';
 import { summarizeStep } from './metrics.ts';
 import { formatStepLine } from './progress.ts';
 import { renderSbatch } from './slurm.ts';

@@ -142,7 +142,7 @@ export async function runLocal(o: LocalRunOptions): Promise<RankResult[]> {
         });
         child.on('close', (code, signal) => {
           if (parseError !== null) {
-            stderr += `\n[launch.ts] ${parseError}`;
+            stderr += `\n[run-local.ts] ${parseError}`;
             code = code === 0 ? 70 : code;
           }
           if (code !== 0) killAll();
