@@ -1,9 +1,10 @@
 // Where the process groups of a stage land on the cluster. Stage i owns global ranks
-// [i*g, (i+1)*g); inside a stage ranks are tp-innermost (planner/strategy.ts), so a TP group is tp
+// [i*g, (i+1)*g); inside a stage ranks are tp-innermost (planner/rank-layout.ts), so a TP group is tp
 // consecutive ranks and a DP group is dp ranks with stride tp. A group spanning several nodes pays
 // the inter-node link (UniAP sec. 3: TP groups inside a node where they fit).
 import type { ClusterSpec } from '../../configs/cluster-spec.ts';
 import { nodeOfRank } from '../../configs/cluster-spec.ts';
+import { strideGroups } from '../rank-layout.ts';
 
 /** Number of distinct nodes holding `ranks`. */
 export function nodesSpanned(cluster: ClusterSpec, ranks: number[]): number {
@@ -17,16 +18,9 @@ export function nodesSpanned(cluster: ClusterSpec, ranks: number[]): number {
  */
 export function maxNodesOfGroups(cluster: ClusterSpec, stages: number, g: number, size: number, stride: number): number {
   if (size <= 1) return 1;
-  const block = size * stride;
   let worst = 1;
   for (let s = 0; s < stages; s++) {
-    for (let b = 0; b < g; b += block) {
-      for (let o = 0; o < stride; o++) {
-        const ranks: number[] = [];
-        for (let j = 0; j < size; j++) ranks.push(s * g + b + o + j * stride);
-        worst = Math.max(worst, nodesSpanned(cluster, ranks));
-      }
-    }
+    for (const ranks of strideGroups(s * g, g, size, stride)) worst = Math.max(worst, nodesSpanned(cluster, ranks));
   }
   return worst;
 }

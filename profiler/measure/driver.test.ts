@@ -17,7 +17,7 @@ describe('runWorkers', () => {
         tasks: [
           { id: 'ar', kind: 'link', collective: 'all-reduce', groupSize: 2, nodes: 1, bytes: 4096, warmup: 1, minReps: 2, maxReps: 2, budgetMs: 0 },
           // A layer type the executor does not know: build_layer raises ValueError.
-          { id: 'bad', kind: 'layer', layer: layer as never, shapeKey: 'x', dtype: 'fp32', microBatch: 1, tp: 1, warmup: 0, reps: 1, seed: 1, facts: {} as never, variant: '' },
+          { id: 'bad', kind: 'layer', layer: layer as never, shapeKey: 'x', dtype: 'fp32', microBatch: 1, tp: 1, warmup: 0, reps: 1, seed: 1, facts: { index: (layer as { index: number }).index, type: 'no-such-layer' } as never, variant: '' },
         ],
       },
       { python: choosePython(), processes: 2, onEvent: (e) => events.push(e) },

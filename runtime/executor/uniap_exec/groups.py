@@ -1,6 +1,6 @@
 """Process groups of a plan, created once, in the same order on every rank (torch requires it).
 
-Layout (planner/strategy.ts): a stage's ranks are tp-innermost, local rank = dpIndex * tp + tpIndex,
+Layout (planner/rank-layout.ts, the one definition): a stage's ranks are tp-innermost, local rank = dpIndex * tp + tpIndex,
 so a layer's tensor-parallel group is tp consecutive ranks and its data-parallel group the ranks of
 the stage with the same tpIndex. Every (dp, tp) pair a stage uses gets its groups; resharding between layers of different dp uses, for each pair of dp degrees
 (small, large), groups of r = large / small ranks with stride tp_large = size / large (the ranks whose
@@ -15,6 +15,25 @@ from typing import Dict, List, Optional, Tuple
 from uniap_torch import comm
 from uniap_torch.layers import TPGroup
 from .spec import RunSpec, Stage
+
+
+def stride_groups(first_rank: int, g: int, size: int, stride: int) -> List[List[int]]:
+    """Groups of `size` ranks with stride `stride` in a stage of g ranks (planner/rank-layout.ts
+    strideGroups, the one definition; tests/rank-layout.conformance.test.ts compares the two)."""
+    return [[first_rank + b + o + j * stride for j in range(size)]
+            for b in range(0, g, size * stride) for o in range(stride)]
+
+
+def tp_groups(first_rank: int, g: int, tp: int) -> List[List[int]]:
+    return stride_groups(first_rank, g, tp, 1)
+
+
+def dp_groups(first_rank: int, g: int, dp: int) -> List[List[int]]:
+    return stride_groups(first_rank, g, dp, g // dp)
+
+
+def reshard_groups(first_rank: int, g: int, small: int, large: int) -> List[List[int]]:
+    return stride_groups(first_rank, g, large // small, g // large)
 
 
 @dataclass
@@ -48,14 +67,12 @@ class Groups:
                 tp = st.size // dp
                 my_dp_group = my_tp_group = None
                 if tp > 1:
-                    for d in range(dp):
-                        ranks = [st.first_rank + d * tp + t for t in range(tp)]
+                    for ranks in tp_groups(st.first_rank, st.size, tp):
                         grp = comm.new_group(ranks)
                         if rank in ranks:
                             my_tp_group = grp
                 if dp > 1:
-                    for t in range(tp):
-                        ranks = [st.first_rank + d * tp + t for d in range(dp)]
+                    for ranks in dp_groups(st.first_rank, st.size, dp):
                         grp = comm.new_group(ranks)
                         if rank in ranks:
                             my_dp_group = grp
@@ -65,13 +82,10 @@ class Groups:
             for a in range(len(dps)):
                 for b in range(a + 1, len(dps)):
                     small, large = dps[a], dps[b]
-                    r, stride = large // small, st.size // large
-                    for block in range(0, st.size, r * stride):
-                        for o in range(stride):
-                            ranks = [st.first_rank + block + o + j * stride for j in range(r)]
-                            grp = comm.new_group(ranks)
-                            if rank in ranks:
-                                self._reshard[(small, large)] = (grp, r, ranks.index(rank))
+                    for ranks in reshard_groups(st.first_rank, st.size, small, large):
+                        grp = comm.new_group(ranks)
+                        if rank in ranks:
+                            self._reshard[(small, large)] = (grp, large // small, ranks.index(rank))
         tied = spec.tied_layers()
         if tied:
             self.tie_ranks = sorted({r for u in tied for r in spec.stage_of_layer(u).ranks})
