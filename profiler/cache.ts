@@ -32,7 +32,7 @@ export interface CacheEnvironment {
   processes: number;
   /** torch threads per process (CPU), 0 on GPUs. */
   threadsPerProcess: number;
-  /** Hash of the measuring scripts and of the executor's layer code (profiler/measure/code-hash.ts). */
+  /** Hash of the measuring scripts and of the executor's layer code (measurementCodeHash, profiler/measure/python.ts). */
   code: string;
   /** Warm-up and repetition counts: measurements taken with fewer repetitions are not reused. */
   method: string;

@@ -44,8 +44,8 @@ export interface SpecProfileOptions {
 /**
  * Fraction of peak FLOPS a transformer layer reaches. GPU: training-run MFU records are 52-55% on
  * A100 (Megatron 1T GPT: Narayanan et al. 2021, arXiv 2104.04473, Table 1; 530B: Korthikanti et al.
- * 2022, arXiv 2205.05198, sec. 6; MegaScale 175B: Jiang et al. 2024, arXiv 2402.15627, sec. 6) and
- * 38-48% on H100 (Llama 3 405B: Dubey et al. 2024, arXiv 2407.21783, Table 4; NVIDIA/Megatron-LM README); MFU also
+ * 2022, arXiv 2205.05198; MegaScale 175B: Jiang et al. 2024, arXiv 2402.15627) and 38-48% on H100
+ * (Llama 3 405B: Llama Team 2024, arXiv 2407.21783; Megatron-Core: NVIDIA/Megatron-LM README.md); MFU also
  * pays exposed communication and pipeline bubbles, which the cost model adds separately, so the
  * layer compute alone runs somewhat above it: 0.6. CPU: an estimate (0.3) for PyTorch on OpenBLAS
  * with the small matrices of CPU-sized models; SGEMM reaches ~70-80% only on large matrices.
@@ -62,7 +62,8 @@ export const MEMORY_EFFICIENCY = { gpu: 0.8, cpu: 0.6 } as const;
  * Bus bandwidth reached inside a node as a fraction of the per-device, per-direction link bandwidth,
  * from measured NCCL bus bandwidths: 8xH100 ~370 GB/s on NVLink4 450 -> 0.82 (NCCL's effective NVLink
  * bandwidth after protocol overhead, NVIDIA/nccl-tests issue #212 and NVIDIA/nccl issue #1442);
- * 8xA100 ~200-210 GB/s on NVLink3 300 -> 0.68 (also used for NVLink2, for
+ * 8xA100 ~200-210 GB/s on NVLink3 300 -> 0.68 (a conservative reading of nccl-tests reports such as
+ * NVIDIA/nccl-tests issue #175, 232 GB/s; also used for NVLink2, for
  * which we have no measurement). PCIe: the configured ~12 GB/s is already an effective figure;
  * NCCL's chunked ring pipelining keeps ~0.8 of it (estimate). Shared memory (Gloo loopback): 0.8.
  */
@@ -77,8 +78,9 @@ export function intraNodeBusEfficiency(link: LinkSpec): number {
 }
 
 /**
- * Bus bandwidth across nodes as a fraction of the NIC bandwidth: nccl-tests all-reduce runs report
- * ~85-96 GB/s bus bandwidth across nodes with 4xHDR (100 GB/s per node): 0.9 for
+ * Bus bandwidth across nodes as a fraction of the NIC bandwidth: nccl-tests all-reduce across 8xA100
+ * nodes with 4xHDR (100 GB/s per node) reaches ~85 GB/s on average, 96 GB/s at peak
+ * (NVIDIA/nccl-tests issue #119): 0.9 for
  * InfiniBand and RoCE. Ethernet through NCCL's socket transport: 0.8 (estimate).
  */
 export function interNodeBusEfficiency(link: LinkSpec): number {

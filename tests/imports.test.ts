@@ -4,6 +4,7 @@
 import { describe, it, expect } from 'vitest';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, dirname } from 'node:path';
+import { execFileSync } from 'node:child_process';
 
 const root = resolve(import.meta.dirname, '..');
 const order = ['common', 'configs', 'profiler', 'planner', 'runtime', 'cli'] as const;
@@ -40,6 +41,29 @@ describe('import direction', () => {
         }
         if (from === 'planner' && /runtime\/control\/generated/.test(src)) bad.push(`${relative(root, file)} imports generated protos`);
       }
+    }
+    expect(bad).toEqual([]);
+  });
+});
+
+describe('the repository stands alone', () => {
+  it('no source file outside docs/ cites notes that are not in the repository', () => {
+    // Built from pieces so that this file does not match itself.
+    const banned = new RegExp(['REFERENCE' + '\\.md', 'STYLE' + '\\.md', '\\.\\./' + 'shared/', '/work/' + 'shared', '\\bshared/' + 'data\\b'].join('|'));
+    const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: root, encoding: 'utf8' })
+      .split('\n')
+      .filter((f) => f && !f.startsWith('docs/') && !f.startsWith('node_modules/') && /\.(ts|js|py|md|json|toml|sh|proto)$/.test(f));
+    const bad: string[] = [];
+    for (const f of files) {
+      let text: string;
+      try {
+        text = readFileSync(join(root, f), 'utf8');
+      } catch {
+        continue; // listed but deleted in the work tree
+      }
+      text.split('\n').forEach((line, i) => {
+        if (banned.test(line)) bad.push(`${f}:${i + 1}: ${line.trim().slice(0, 120)}`);
+      });
     }
     expect(bad).toEqual([]);
   });
