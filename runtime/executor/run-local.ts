@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 /** runtime/executor: must be on PYTHONPATH so `-m uniap_exec.main` resolves. */
 export const EXECUTOR_PYTHONPATH = dirname(fileURLToPath(import.meta.url));
 
-export type ExecutorModule = 'uniap_exec.main' | 'uniap_exec.ddp_baseline' | 'uniap_exec.check_layers';
+export type ExecutorModule = 'uniap_exec.main' | 'uniap_exec.ddp_baseline';
 
 export interface ExecutorOptions {
   planPath: string;
@@ -97,7 +97,7 @@ export async function runLocal(o: LocalRunOptions): Promise<RankResult[]> {
   const port = await freePort();
   const python = choosePython(o.python);
   const module = o.module ?? 'uniap_exec.main';
-  const args = ['-m', module, ...(module === 'uniap_exec.check_layers' ? [] : executorArgs(o))];
+  const args = ['-m', module, ...(executorArgs(o))];
   const children: ChildProcess[] = [];
   const results: Promise<RankResult>[] = [];
   const killAll = () => {
