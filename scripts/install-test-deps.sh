@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests need on Debian 12 (a no-op when they are present):
-# PyTorch for the executor and profiler (CPU, Gloo), OpenBLAS (without it a layer step is ~38x slower),
-# and redis-server for the runtime's job store. Runs apt-get as root, or through sudo.
+# PyTorch for the executor and profiler (CPU, Gloo), pytest for python/tests, OpenBLAS (without it a
+# layer step is ~38x slower), and redis-server for the runtime's job store. Runs apt-get as root, or through sudo.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 need=()
 /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || need+=(python3-torch)
+/usr/bin/python3 -m pytest --version >/dev/null 2>&1 || need+=(python3-pytest)
 dpkg -s libopenblas0-pthread >/dev/null 2>&1 || need+=(libopenblas0-pthread)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 if [ ${#need[@]} -eq 0 ]; then
-  echo "test dependencies present: python3-torch, libopenblas0-pthread, redis-server"
+  echo "test dependencies present: python3-torch, python3-pytest, libopenblas0-pthread, redis-server"
   exit 0
 fi
 SUDO=""
