@@ -11,7 +11,7 @@ import { totalDevices } from '../configs/cluster-spec.ts';
 import { JsonReader } from '../configs/validate.ts';
 import { parseJsonText } from '../common/json-file.ts';
 import { UniapError } from '../common/errors.ts';
-import { layerTpSplit, tpDivides, tpDivisors } from '../configs/model-tp.ts';
+import { layerTpSplit, tpDivides } from '../configs/model-tp.ts';
 import { modelFingerprint } from '../configs/model-presets.ts';
 import { clusterFingerprint } from '../configs/cluster-presets.ts';
 
@@ -194,7 +194,7 @@ export function checkPlanForModel(plan: Plan, model: ModelSpec, file = 'plan', m
         const layer = model.layers[u]!;
         if (!tpDivides(layer, run.tp)) {
           const what = layerTpSplit(layer) === 'vocabulary' ? `vocabulary ${layer.vocabSize}` : `${layer.heads} heads, ${layer.kvHeads} KV heads, FFN ${layer.ffnSize}`;
-          throw new UniapError('DEGREE_MISMATCH', `${file}: layer ${u} (${layer.name}: ${what}) cannot be split tp=${run.tp}; use a tp dividing ${tpDivisors(layer).join(', ')} for that layer`);
+          throw new UniapError('DEGREE_MISMATCH', `${file}: layer ${u} (${layer.name}: ${what}) cannot be split tp=${run.tp}; use a tp that divides all of them for that layer (${allowedTps(layer).join(', ')})`);
         }
       }
     }
@@ -215,4 +215,9 @@ export function checkPlan(plan: Plan, model: ModelSpec, cluster: ClusterSpec, fi
       `${file} was made for cluster ${plan.cluster.name} with fingerprint ${plan.cluster.fingerprint}, but ${cluster.name} has fingerprint ${cfp} (other devices or links); pass --cluster ${plan.cluster.name}, plan again, or remove "fingerprint" from the plan to use it anyway`,
     );
   }
+}
+
+/** The tp degrees up to 64 that split this layer, for error messages. */
+function allowedTps(layer: ModelSpec['layers'][number]): number[] {
+  return Array.from({ length: 64 }, (_, i) => i + 1).filter((t) => tpDivides(layer, t));
 }

@@ -2,6 +2,7 @@
 // workers that answer the Worker service, and a clock the test moves. Checks that the decisions'
 // commands are carried out: shares sent, events stored, heartbeats timed, peers stopped, workers freed.
 import { afterEach, describe, expect, it } from 'vitest';
+import { isUniapError } from '../../common/errors.ts';
 import { doubleModelJson, dpPlan, options, silentLog, waitFor } from '../../tests/runtime/helpers.ts';
 import { Coordinator } from './coordinator.ts';
 import { MemoryJobStore } from './memory-job-store.ts';
@@ -94,5 +95,28 @@ describe('Coordinator (in-memory store and transport, scripted workers)', () => 
       ['w0', 'running', null],
       ['w1', 'lost', null],
     ]);
+  });
+
+  it('validates a submitted job as `uniap launch` does: plan against model, facts recomputed, junk refused', async () => {
+    const { coordinator: c, fakes } = await setup(2);
+    const refused = async (planJson: string, modelJson: string) => {
+      const e = await c.submitJob({ jobId: null, planJson, modelJson, options: options() }).catch((x: unknown) => x);
+      expect(isUniapError(e), String(e)).toBe(true);
+      expect((e as Error).message.split('\n')).toHaveLength(1);
+      return e as Error & { code: string };
+    };
+    // tiny-gpt has 4 heads: tp 8 cannot split them (the one check is planner/plan-io.ts checkPlanForModel).
+    const tp8 = dpPlan(8);
+    tp8.stages[0]!.strategies[0] = { ...tp8.stages[0]!.strategies[0]!, dp: 1, tp: 8 };
+    const tpErr = await refused(JSON.stringify(tp8), doubleModelJson());
+    expect(tpErr.code).toBe('DEGREE_MISMATCH');
+    expect(tpErr.message).toMatch(/cannot be split tp=8; use a tp that divides all of them for that layer \(1, 2, 4\)/);
+    expect((await refused(JSON.stringify(dpPlan(2)), JSON.stringify({ name: 'x', layers: [{ index: 0 }] }))).code).toBe('CONFIG_INVALID');
+    // Facts are recomputed, never trusted: a forged parameter count is replaced.
+    const forged = JSON.parse(doubleModelJson());
+    forged.facts.layers[1].parameters = 1;
+    await c.submitJob({ jobId: 'facts', planJson: JSON.stringify(dpPlan(2)), modelJson: JSON.stringify(forged), options: options() });
+    await waitFor('shares sent', () => fakes.every((f) => f.starts.length === 1));
+    expect(JSON.parse(fakes[0]!.starts[0]!.modelJson).facts).toEqual(JSON.parse(doubleModelJson()).facts);
   });
 });

@@ -7,8 +7,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { UniapError, isUniapError } from '../../common/errors.ts';
+import { withFacts, type ModelSpecWithFacts } from '../../configs/model-facts.ts';
 import type { ModelSpec } from '../../configs/model-spec.ts';
-import { parsePlan } from '../../planner/plan-io.ts';
+import { checkPlanForModel, parsePlan } from '../../planner/plan-io.ts';
 import { ALIVE, heartbeatVerdict, planMismatchFailure } from './blame.ts';
 import { unchanged, type Command, type Decision, type StartOutcome } from './coordinator-commands.ts';
 import { checkpointComplete, onExecutorEvent, onFailure, onStopRequest, onWorkerLost, stepComplete, stopExecutors, submitted, workerStopped } from './coordinator-decisions.ts';
@@ -336,29 +337,25 @@ export class Coordinator implements CoordinatorApi {
 
   async submitJob(s: JobSubmission): Promise<SubmitResult> {
     let planData: unknown;
-    let model: ModelSpec;
+    let raw: ModelSpec;
     try {
       planData = JSON.parse(s.planJson);
-      model = JSON.parse(s.modelJson) as ModelSpec;
+      raw = JSON.parse(s.modelJson) as ModelSpec;
     } catch (e) {
       throw new UniapError('CONFIG_INVALID', `submitted plan or model is not JSON (${(e as Error).message}); submit the plan file's text and a resolved ModelSpec`);
     }
     const plan = parsePlan(planData, 'submitted plan');
-    if (!Array.isArray(model.layers) || typeof model.name !== 'string') {
-      throw new UniapError('CONFIG_INVALID', 'submitted model is not a resolved ModelSpec (no name or layers); resolve it with loadModel first');
-    }
-    if (model.layers.length !== plan.model.layers) {
-      throw new UniapError(
-        'DEGREE_MISMATCH',
-        `the plan was made for a model with ${plan.model.layers} layers (${plan.model.name}), the model ${model.name} has ${model.layers.length}; plan this model or pass the model the plan names`,
-      );
-    }
+    const model = resolvedModel(raw);
+    // The same validation `uniap launch` ran before submitting: a gRPC client that skipped it gets
+    // the same one-line error here, before any worker starts an executor.
+    checkPlanForModel(plan, model, 'submitted plan');
+    const modelJson = JSON.stringify(model);
     const now = this.now();
     const jobId = s.jobId ?? newJobId(now);
     if (this.jobs.has(jobId)) throw new UniapError('CONFIG_INVALID', `job ${jobId} exists already; submit under another id`);
     const job = await this.apply(
       submitted(
-        { jobId, planJson: s.planJson, planSha256: sha256Hex(s.planJson), modelJson: s.modelJson, modelName: model.name, options: s.options },
+        { jobId, planJson: s.planJson, planSha256: sha256Hex(s.planJson), modelJson, modelName: model.name, options: s.options },
         { worldSize: plan.cluster.devices, globalBatch: plan.globalBatch, predictedTimePerIterationMs: plan.predictions?.timePerIterationMs ?? null },
         now,
       ),
@@ -532,3 +529,18 @@ export class Coordinator implements CoordinatorApi {
   }
 }
 
+/**
+ * The submitted model as the executors will read it: a resolved ModelSpec with its facts recomputed
+ * here (configs/model-facts.ts), never trusted from the submitter.
+ */
+function resolvedModel(m: ModelSpec): ModelSpecWithFacts {
+  const layersOk = Array.isArray(m.layers) && m.layers.every((l, i) => l !== null && typeof l === 'object' && l.index === i && typeof l.type === 'string');
+  if (typeof m.name !== 'string' || !layersOk) {
+    throw new UniapError('CONFIG_INVALID', 'submitted model is not a resolved ModelSpec (a name and layers indexed 0..n-1 with a type); resolve it with loadModel and submit withFacts(model)');
+  }
+  try {
+    return withFacts(m);
+  } catch (e) {
+    throw new UniapError('CONFIG_INVALID', `submitted model ${m.name} is not a resolved ModelSpec (${(e as Error).message}); resolve it with loadModel and submit withFacts(model)`);
+  }
+}

@@ -3,12 +3,16 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withFacts } from '../../configs/model-facts.ts';
+import { resolveModel } from '../../configs/model-resolve.ts';
+import { readJsonFile as readJson } from '../../common/json-file.ts';
 import type { Plan } from '../../planner/plan.ts';
 import { DEFAULT_TRAINING_OPTIONS, type JobEvent, type TrainingOptions } from '../../runtime/control/types.ts';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The executor TEST DOUBLE (pure Python, no torch); see fixtures/executor-double/README.md. */
 export const DOUBLE_EXECUTOR_ROOT = join(REPO_ROOT, 'tests', 'runtime', 'fixtures', 'executor-double');
+const TINY_GPT = join(REPO_ROOT, 'configs', 'models', 'tiny-gpt.json');
 export const PYTHON = process.env.UNIAP_PYTHON || '/usr/bin/python3';
 
 /** A data-parallel plan over `world` ranks for a model of `layers` layers (valid for parsePlan). */
@@ -31,9 +35,14 @@ export function dpPlan(world: number, layers = 4, predictedMs: number | null = 5
   return plan;
 }
 
-/** Just enough of a ModelSpec for the coordinator's checks and the test double. */
+/**
+ * A real resolved model of `layers` layers (tiny-gpt's embedding, layers - 2 decoder blocks, head),
+ * named as dpPlan names it, with its facts: what `uniap launch` submits.
+ */
 export function doubleModelJson(layers = 4): string {
-  return JSON.stringify({ schemaVersion: 1, name: 'double-model', family: 'decoder-only', dtype: 'fp32', layers: Array.from({ length: layers }, (_, index) => ({ index })), edges: [], source: 'test' });
+  const config: Record<string, unknown> = { ...(readJson(TINY_GPT) as Record<string, unknown>), name: 'double-model' };
+  config.blocks = [{ type: 'embedding', positionEmbedding: 'learned' }, { type: 'decoder', count: layers - 2 }, { type: 'head', tiedEmbedding: true, bias: false }];
+  return JSON.stringify(withFacts(resolveModel(config, 'tests/runtime/helpers.ts')));
 }
 
 export function options(o: Partial<TrainingOptions> = {}): TrainingOptions {
