@@ -43,8 +43,9 @@ export interface SpecProfileOptions {
 
 /**
  * Fraction of peak FLOPS a transformer layer reaches. GPU: training-run MFU records are 52-55% on
- * A100 (Megatron 1T GPT: Narayanan et al. 2021, arXiv 2104.04473, Table 1; 530B: Korthikanti et al.
- * 2022, arXiv 2205.05198; MegaScale 175B: Jiang et al. 2024, arXiv 2402.15627) and 38-48% on H100
+ * A100 (530B: Korthikanti et al. 2022, arXiv 2205.05198; MegaScale 175B: Jiang et al. 2024, arXiv
+ * 2402.15627; Table 1 of Narayanan et al. 2021 is reserved for an independent validation of the
+ * cost model and is not used to pick any factor) and 38-48% on H100
  * (Llama 3 405B: Llama Team 2024, arXiv 2407.21783; Megatron-Core: NVIDIA/Megatron-LM README.md); MFU also
  * pays exposed communication and pipeline bubbles, which the cost model adds separately, so the
  * layer compute alone runs somewhat above it: 0.6. CPU: an estimate (0.3) for PyTorch on OpenBLAS
