@@ -76,8 +76,14 @@ export const planCommand: CommandModule<object, PlanArgs> = {
     const input = planningInput(argv);
     const result = await searchPlan(input, searchOptionsFrom(argv));
     if (argv.out) savePlan(result.plan, argv.out);
-    if (argv.json) printJson(result.plan);
-    else process.stdout.write(formatPlan(result.plan, input.model) + (argv.out ? `\nPlan written to ${argv.out}\n` : '\n'));
+    if (argv.json) {
+      printJson(result.plan);
+      // stdout stays one JSON document; what restricted the search goes to stderr.
+      for (const n of result.notes) process.stderr.write(`uniap: note: ${n}\n`);
+    } else {
+      const notes = result.notes.map((n) => `Note: ${n}\n`).join('');
+      process.stdout.write(formatPlan(result.plan, input.model) + '\n' + notes + (argv.out ? `Plan written to ${argv.out}\n` : ''));
+    }
   },
 };
 

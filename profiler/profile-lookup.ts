@@ -31,6 +31,25 @@ export class ProfileLookup {
     for (const list of this.links.values()) list.sort((a, b) => a.groupSize - b.groupSize);
   }
 
+  /** Whether the profile has any entry for layer shape `shapeKey`. */
+  hasShape(shapeKey: string): boolean {
+    return this.layers.has(shapeKey);
+  }
+
+  /** The tensor-parallel degrees the profile tabulates for `shapeKey`, ascending (empty when the shape is absent). */
+  tpDegrees(shapeKey: string): number[] {
+    return [...(this.layers.get(shapeKey)?.keys() ?? [])].sort((a, b) => a - b);
+  }
+
+  /**
+   * Whether `layer` can answer for `shapeKey` at tp `tp`: the shape has entries at that degree. A
+   * profile may cover only some degrees (an imported Galvatron profile, a partial measurement); the
+   * search then restricts itself to those (planner/cost-model/build.ts) and says so.
+   */
+  coversTp(shapeKey: string, tp: number): boolean {
+    return (this.layers.get(shapeKey)?.get(tp)?.length ?? 0) > 0;
+  }
+
   /**
    * The entry for `shapeKey` at `microBatch` samples per device and TP degree `tp`: the tabulated
    * one when present; else piecewise-linear interpolation in microBatch between the two nearest

@@ -62,6 +62,34 @@ describe('uniap CLI', () => {
     expect(r.out).toMatch(/Does not fit: memory of stage 0/);
   });
 
+  it('plans and compares clusters of any device count: 3 x 8 H100, local-cpu:6, one CPU, one H100', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'uniap-cli-any-'));
+    const h100 = JSON.parse(readFileSync(join(root, 'configs/clusters/h100-4x8.json'), 'utf8'));
+    const threeNodes = join(dir, 'h100-3x8.json');
+    writeFileSync(threeNodes, JSON.stringify({ ...h100, name: 'h100-3x8', nodes: [{ ...h100.nodes[0], count: 3 }] }));
+    const one = { ...h100, name: 'h100-1x1', nodes: [{ ...h100.nodes[0], count: 1, devices: 1 }] };
+    delete one.interNodeLink;
+    const single = join(dir, 'h100-1x1.json');
+    writeFileSync(single, JSON.stringify(one));
+    // 24 devices: dp degrees such as 12 and 8 meet inside a stage (the reshard once asked for rank 24).
+    const plan24 = join(dir, 'p24.json');
+    const p = uniap('plan', '--model', 'llama-2-7b', '--cluster', threeNodes, '--batch', '96', '--out', plan24);
+    expect(p.err).toBe('');
+    expect(p.code).toBe(0);
+    expect(p.out).toMatch(/proven optimal/);
+    const e = uniap('estimate', '--model', 'llama-2-7b', '--cluster', threeNodes, '--plan', plan24);
+    expect(e.code, e.err).toBe(0);
+    const c = uniap('compare', '--model', 'llama-2-7b', '--cluster', threeNodes, '--batch', '96');
+    expect(c.code, c.err).toBe(0);
+    expect(c.out).toMatch(/Megatron uniform, fastest/);
+    for (const [cluster, batch] of [['local-cpu:6', '12'], ['local-cpu:1', '8'], [single, '4']] as const) {
+      const r = uniap('plan', '--model', cluster === single ? 'gpt-3-1.3b' : 'tiny-gpt', '--cluster', cluster, '--batch', batch);
+      expect(r.err, cluster).toBe('');
+      expect(r.code, cluster).toBe(0);
+      expect(r.out, cluster).toMatch(/proven optimal/);
+    }
+  });
+
   it('plan --out writes a plan that estimate reproduces exactly; a changed model or batch is refused', () => {
     const dir = mkdtempSync(join(tmpdir(), 'uniap-plan-'));
     const out = join(dir, 'sub', 'plan.json');

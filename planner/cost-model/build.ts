@@ -12,6 +12,7 @@ import { boundaryActivationBytes, layerShapeKey } from '../../configs/model-deri
 import { tpDivides } from '../../configs/model-tp.ts';
 import { layerCost, type DetailedLayerCost } from './layer-cost.ts';
 import { tpGroupNodes, dpGroupNodes, boundaryCrossesNodes, maxNodesOfGroups, nodesSpanned } from './groups.ts';
+import { gcd } from '../rank-layout.ts';
 import { UniapError } from '../../common/errors.ts';
 
 export interface TableConfig {
@@ -81,45 +82,62 @@ export function buildCostTables(input: CostModelInput, config: TableConfig): Cos
   };
 
   // Identical layers (same shape key) share one row: 80 decoder blocks cost one evaluation.
+  // A profile may lack some tp degrees of a shape (imported, partial): those strategies are not
+  // allowed, and uncoveredTp says which (the search reports it, planner/search/coverage.ts). A shape
+  // the profile lacks altogether is an error (ProfileLookup.layer: the profile is for another model).
   const allowed: boolean[][] = [];
   const cost: LayerCost[][] = [];
-  const rows = new Map<string, { ok: boolean[]; cost: LayerCost[] }>();
+  const uncoveredTp: (readonly number[] | undefined)[] = [];
+  const rows = new Map<string, { ok: boolean[]; cost: LayerCost[]; uncovered: readonly number[] | undefined }>();
   for (const layer of model.layers) {
     const key = layerShapeKey(layer);
     let row = rows.get(key);
     if (!row) {
-      row = { ok: [], cost: [] };
+      row = { ok: [], cost: [], uncovered: undefined };
+      const checkCoverage = lookup.hasShape(key);
+      const uncovered = new Set<number>();
       for (const s of strategies) {
-        const ok = tpDivides(layer, s.tp) && b % s.dp === 0;
+        let ok = tpDivides(layer, s.tp) && b % s.dp === 0;
+        if (ok && checkCoverage && !lookup.coversTp(key, s.tp)) {
+          uncovered.add(s.tp);
+          ok = false;
+        }
         row.ok.push(ok);
         row.cost.push(ok ? layerCost(layer, s, b, c, lookup, groupsOf(s), input.profile.overlapSlowdown) : NOT_ALLOWED);
       }
+      if (uncovered.size > 0) row.uncovered = [...uncovered].sort((x, y) => x - y);
       rows.set(key, row);
     }
     allowed.push([...row.ok]);
     cost.push([...row.cost]);
+    uncoveredTp.push(row.uncovered);
   }
   chargeTiedTableSync(input, cost, d, g, c, lookup);
 
-  // R[u][k][l]: activations between layers are split over dp (batch) and replicated over tp. When the
-  // next layer has fewer dp shards, each device all-gathers the missing batch shards in forward; when
-  // it has more, forward slices locally and backward all-gathers the gradient shards.
+  // R[u][k][l]: activations between layers are split over dp (batch) and replicated over tp. Between
+  // dp degrees a and b (any two divisors of g) the rows stay inside blocks of g/h ranks, h = gcd(a, b),
+  // each block owning 1/h of the micro-batch (derivation: planner/rank-layout.ts shardGatherGroups):
+  //   R = AG(bytes/h, a/h ranks, stride g/a) forward + AG(bytes/h, b/h ranks, stride g/b) backward,
+  // where AG(x, n) is the profile's all-gather of x gathered bytes over n ranks (0 for n = 1). When one
+  // degree divides the other, one of the two groups is a single rank: the forward all-gather when dp
+  // shrinks, the backward all-gather of the gradient when it grows.
   const boundaryBytes = Array.from({ length: L }, (_, u) => (u < L - 1 ? boundaryActivationBytes(model, u, b) : 0));
-  const reshardCache = new Map<string, number>();
-  const reshard = (bytes: number, from: Strategy, to: Strategy): number => {
-    if (from.dp === to.dp) return 0;
-    const key = `${bytes}|${from.dp}x${from.tp}|${to.dp}x${to.tp}`;
-    let v = reshardCache.get(key);
+  const gatherCache = new Map<string, number>();
+  const shardGather = (bytes: number, dp: number, other: number): number => {
+    const h = gcd(dp, other);
+    const size = dp / h;
+    if (size <= 1) return 0;
+    const key = `${bytes}|${dp}|${other}`;
+    let v = gatherCache.get(key);
     if (v === undefined) {
-      const small = Math.min(from.dp, to.dp);
-      const r = Math.max(from.dp, to.dp) / small;
-      const stride = Math.min(from.tp, to.tp);
-      const nodes = maxNodesOfGroups(cluster, d, g, r, stride);
-      v = lookup.collectiveMs('all-gather', bytes / small, r, nodes);
-      reshardCache.set(key, v);
+      const nodes = maxNodesOfGroups(cluster, d, g, size, g / dp);
+      v = lookup.collectiveMs('all-gather', bytes / h, size, nodes);
+      gatherCache.set(key, v);
     }
     return v;
   };
+  const reshard = (bytes: number, from: Strategy, to: Strategy): number =>
+    from.dp === to.dp ? 0 : shardGather(bytes, from.dp, to.dp) + shardGather(bytes, to.dp, from.dp);
   // R'[cls][u][k][l]: one P2P of the boundary activations forward and one of their gradient backward
   // per micro-batch (Narayanan et al. 2021, arXiv 2104.04473, sec. 2.2 and 4.1). Each device pair moves the larger of
   // the two sides' shards; pairs transfer in parallel.
@@ -127,8 +145,14 @@ export function buildCostTables(input: CostModelInput, config: TableConfig): Cos
     2 * lookup.collectiveMs('p2p', bytes / Math.min(from.dp, to.dp), 2, nodes);
 
   // Layers with equal boundary bytes share one K x K matrix of each kind (identical blocks).
+  // Only the boundary kinds this configuration has are looked up: a single stage has no P2P at all
+  // (1 device, or d = 1) and a profile need not carry a link it never uses; an unused kind is zeros.
+  const boundaryClass: (0 | 1)[] = [];
+  for (let i = 0; i < d - 1; i++) boundaryClass.push(boundaryCrossesNodes(cluster, g, i) ? 1 : 0);
+  const needIntra = boundaryClass.includes(0);
+  const needInter = boundaryClass.includes(1);
   const K = strategies.length;
-  const multiNode = cluster.nodes.length > 1;
+  const zeros = Array.from({ length: K }, () => new Array<number>(K).fill(0));
   const matrices = new Map<number, { R: number[][]; P0: number[][]; P1: number[][] }>();
   const matricesFor = (bytes: number) => {
     let v = matrices.get(bytes);
@@ -139,9 +163,8 @@ export function buildCostTables(input: CostModelInput, config: TableConfig): Cos
       for (let k = 0; k < K; k++) {
         const from = strategies[k]!;
         R.push(strategies.map((to) => (bytes === 0 ? 0 : reshard(bytes, from, to))));
-        const intra = strategies.map((to) => (bytes === 0 ? 0 : p2p(bytes, from, to, 1)));
-        P0.push(intra);
-        P1.push(multiNode ? strategies.map((to) => (bytes === 0 ? 0 : p2p(bytes, from, to, 2))) : intra);
+        P0.push(needIntra && bytes > 0 ? strategies.map((to) => p2p(bytes, from, to, 1)) : zeros[k]!);
+        P1.push(needInter && bytes > 0 ? strategies.map((to) => p2p(bytes, from, to, 2)) : zeros[k]!);
       }
       v = { R, P0, P1 };
       matrices.set(bytes, v);
@@ -158,8 +181,6 @@ export function buildCostTables(input: CostModelInput, config: TableConfig): Cos
     p2pInter.push(m.P1);
   }
 
-  const boundaryClass: (0 | 1)[] = [];
-  for (let i = 0; i < d - 1; i++) boundaryClass.push(boundaryCrossesNodes(cluster, g, i) ? 1 : 0);
   // In-flight micro-batches at a stage's memory peak: GPipe keeps all c (Huang et al. 2019);
   // 1F1B stage i keeps min(d - i, c) (Narayanan et al. 2021, PipeDream-Flush).
   const inFlight = Array.from({ length: d }, (_, i) => (config.schedule === 'gpipe' ? c : Math.min(d - i, c)));
@@ -174,6 +195,7 @@ export function buildCostTables(input: CostModelInput, config: TableConfig): Cos
     layers: L,
     strategies,
     allowed,
+    ...(uncoveredTp.some((x) => x !== undefined) ? { uncoveredTp } : {}),
     cost,
     reshardMs,
     p2pMs: [p2pIntra, p2pInter],

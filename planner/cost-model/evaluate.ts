@@ -40,7 +40,13 @@ export function evaluatePlacement(t: CostTables, p: Placement): PlacementEvaluat
     for (let u = first; u <= last; u++) {
       const k = p.strategy[u]!;
       if (!t.allowed[u]?.[k]) {
-        violations.push(`layer ${u} uses strategy ${k}, which is not allowed for it`);
+        const st = t.strategies[k];
+        const what = st ? `dp${st.dp} tp${st.tp}` : `strategy ${k}`;
+        violations.push(
+          st && t.uncoveredTp?.[u]?.includes(st.tp)
+            ? `layer ${u} uses ${what}, but the profile has no entry for its shape at tp ${st.tp}; profile that degree (uniap profile) or use a tp the profile covers`
+            : `layer ${u} uses ${what}, which is not allowed for it`,
+        );
         continue;
       }
       const c = t.cost[u]![k]!;

@@ -3,12 +3,29 @@
 // consecutive ranks and a DP group is dp ranks with stride tp. A group spanning several nodes pays
 // the inter-node link (UniAP sec. 3: TP groups inside a node where they fit).
 import type { ClusterSpec } from '../../configs/cluster-spec.ts';
-import { nodeOfRank } from '../../configs/cluster-spec.ts';
+import { nodeOfRank, totalDevices } from '../../configs/cluster-spec.ts';
 import { strideGroups } from '../rank-layout.ts';
+
+// Node of every rank, computed once per cluster (nodeOfRank walks the node list: O(nodes) a call,
+// too slow for the group scans of 1000-node clusters).
+const nodeTables = new WeakMap<ClusterSpec, Int32Array>();
+function nodeTable(cluster: ClusterSpec): Int32Array {
+  let t = nodeTables.get(cluster);
+  if (!t) {
+    t = new Int32Array(totalDevices(cluster));
+    let r = 0;
+    for (const n of cluster.nodes) for (let j = 0; j < n.devices; j++) t[r++] = n.index;
+    nodeTables.set(cluster, t);
+  }
+  return t;
+}
 
 /** Number of distinct nodes holding `ranks`. */
 export function nodesSpanned(cluster: ClusterSpec, ranks: number[]): number {
-  return new Set(ranks.map((r) => nodeOfRank(cluster, r))).size;
+  const t = nodeTable(cluster);
+  const seen = new Set<number>();
+  for (const r of ranks) seen.add(r >= 0 && r < t.length ? t[r]! : nodeOfRank(cluster, r)); // out of range: nodeOfRank names it
+  return seen.size;
 }
 
 /**
@@ -37,8 +54,9 @@ export function dpGroupNodes(cluster: ClusterSpec, stages: number, g: number, dp
 
 /** Does the boundary between stage i and i+1 cross nodes (any rank j of stage i talks to rank j of stage i+1)? */
 export function boundaryCrossesNodes(cluster: ClusterSpec, g: number, i: number): boolean {
+  const t = nodeTable(cluster);
   for (let j = 0; j < g; j++) {
-    if (nodeOfRank(cluster, i * g + j) !== nodeOfRank(cluster, (i + 1) * g + j)) return true;
+    if (t[i * g + j] !== t[(i + 1) * g + j]) return true;
   }
   return false;
 }

@@ -47,6 +47,11 @@ export interface CostTables {
    * Solvers must pick an allowed strategy.
    */
   allowed: boolean[][];
+  /**
+   * uncoveredTp[u]: the tensor-parallel degrees among `strategies` that layer u could split into but
+   * the profile has no entry for (so they are not allowed); undefined when the profile covers them all.
+   */
+  uncoveredTp?: (readonly number[] | undefined)[];
   /** cost[u][k], defined where allowed. */
   cost: LayerCost[][];
   /** R[u][k][l]: resharding time per micro-batch between layer u (strategy k) and u+1 (strategy l) on one stage. */

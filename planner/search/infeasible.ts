@@ -55,15 +55,21 @@ function fitsWith(input: CostModelInput, cluster: ClusterSpec, options: Partial<
 }
 
 /** The INFEASIBLE error for a search space in which nothing fits. */
-export function infeasibleError(input: CostModelInput, space: { schedule?: ScheduleChoice; stages?: number[]; microBatches?: number[] }): UniapError {
+export function infeasibleError(
+  input: CostModelInput,
+  space: { schedule?: ScheduleChoice; stages?: number[]; microBatches?: number[] },
+  notes: readonly string[] = [],
+): UniapError {
   const n = totalDevices(input.cluster);
   const where = `${input.model.name} with global batch ${input.globalBatch} on ${input.cluster.name} (${n} devices)`;
   const least = leastMemory(input, space);
   if (!least || !Number.isFinite(least.bytes)) {
+    // Strategies can be missing because the profile does not cover their tp degree: say that first.
+    const profileGaps = notes.length ? `; ${notes.join('; ')}` : '';
     return new UniapError(
       'INFEASIBLE',
-      `no plan for ${where}: no configuration has a valid strategy for every layer (tensor-parallel degrees must divide the heads and FFN size, data-parallel degrees the micro-batch size); use a global batch divisible by the device count, or --allow-cross-node-tp`,
-      { binding: 'strategy' },
+      `no plan for ${where}: no configuration has a valid strategy for every layer (tensor-parallel degrees must divide the heads and FFN size and be in the profile, data-parallel degrees the micro-batch size); use a global batch divisible by the device count, or --allow-cross-node-tp${profileGaps}`,
+      { binding: 'strategy', notes: [...notes] },
     );
   }
   const fixes: string[] = [`devices with at least ${gib(least.bytes)} usable (--memory-gb ${Math.ceil((least.bytes / GiB) * 100) / 100} if yours have it)`];

@@ -17,6 +17,7 @@ import { solveExact, cheapBounds } from '../solvers/exact/exact.ts';
 import { OBJECTIVE_RTOL } from '../solvers/verify.ts';
 import { configurations, type Configuration, type ScheduleChoice } from './configurations.ts';
 import { infeasibleError } from './infeasible.ts';
+import { coverageNotes, profileCoverageGaps } from './coverage.ts';
 import { scheduleDominates } from './dominance.ts';
 import { tidyPlacement } from './tidy.ts';
 import { evenSplit } from '../baselines/even-split.ts';
@@ -62,6 +63,12 @@ export interface SearchResult {
   placement: Placement;
   search: PlanSearch;
   outcomes: ConfigurationOutcome[];
+  /**
+   * What the user should know about how the search space was restricted, one line each (e.g. a
+   * profile that lacks some tensor-parallel degrees of a layer: those were not searched). Empty
+   * when nothing was restricted. The CLI prints them below the plan.
+   */
+  notes: string[];
 }
 
 export async function searchPlan(input: CostModelInput, opts: SearchOptions = {}): Promise<SearchResult> {
@@ -73,6 +80,7 @@ export async function searchPlan(input: CostModelInput, opts: SearchOptions = {}
   const configs = configurations(input, space);
   const n = totalDevices(input.cluster);
   if (configs.length === 0) throw new UniapError('DEGREE_MISMATCH', `no configuration to search for ${n} devices; check --stages and --micro-batches`);
+  const notes = coverageNotes(input, profileCoverageGaps(input, configs));
 
   // S2: cheap bounds, then solve in ascending order (ties: 1F1B first); schedules proven dominated are dropped.
   const ranked: { config: Configuration; lb: number; tables?: CostTables }[] = [];
@@ -158,7 +166,7 @@ export async function searchPlan(input: CostModelInput, opts: SearchOptions = {}
     report();
   }
 
-  if (!best) throw infeasibleError(input, space);
+  if (!best) throw infeasibleError(input, space, notes);
   // The proven bound: least over configurations of what is known about each.
   const boundMs = Math.min(
     best.objectiveMs,
@@ -184,5 +192,5 @@ export async function searchPlan(input: CostModelInput, opts: SearchOptions = {}
   };
   const placement = tidyPlacement(best.tables, best.placement);
   const plan = planFromPlacement(input, best.tables, placement, search);
-  return { plan, tables: best.tables, placement, search, outcomes };
+  return { plan, tables: best.tables, placement, search, outcomes, notes };
 }

@@ -188,10 +188,15 @@ describe('control plane (in-memory transport, real Redis, executor test double)'
     const c = await cluster([1, 1]);
     const ckpt = join(c.workDir, 'ckpt');
     process.env.UNIAP_TEST_FAIL_RANK = '1';
-    process.env.UNIAP_TEST_FAIL_STEP = '3';
+    // Rank 1 fails at the start of step 4, a whole step after the checkpoint of step 2: long steps let
+    // rank 0's checkpoint report reach the coordinator first even on a loaded machine (the two travel
+    // through different workers; failing right after the checkpoint would race it).
+    process.env.UNIAP_TEST_FAIL_STEP = '4';
+    process.env.UNIAP_TEST_STEP_MS = '300';
     cleanups.push(() => {
       delete process.env.UNIAP_TEST_FAIL_RANK;
       delete process.env.UNIAP_TEST_FAIL_STEP;
+      delete process.env.UNIAP_TEST_STEP_MS;
     });
     const { jobId, events, done } = await submitAndWatch(c, 2, { steps: 4, checkpointDir: ckpt, checkpointEvery: 2, maxRestarts: 1 });
     await done;
@@ -201,7 +206,7 @@ describe('control plane (in-memory transport, real Redis, executor test double)'
     const restart = events.find((e) => e.body.kind === 'state' && e.body.to === 'restarting');
     // The failing rank, or its peer whose collective broke and whose exit was seen first.
     expect(restart?.body.kind === 'state' && restart.body.reason).toMatch(
-      /(rank 1 on worker w1 .*injected failure at step 3|rank 0 on worker w0 .*connection to rank 1 closed); restart 1 of 1 from the checkpoint of step 2/,
+      /(rank 1 on worker w1 .*injected failure at step 4|rank 0 on worker w0 .*connection to rank 1 closed); restart 1 of 1 from the checkpoint of step 2/,
     );
     const resumed = events.find((e) => e.body.kind === 'state' && e.body.to === 'starting' && e.body.reason.includes('resuming'));
     expect(resumed?.body.kind === 'state' && resumed.body.reason).toMatch(/resuming from step 2/);

@@ -2,14 +2,18 @@
 
 Layout (planner/rank-layout.ts, the one definition): a stage's ranks are tp-innermost, local rank = dpIndex * tp + tpIndex,
 so a layer's tensor-parallel group is tp consecutive ranks and its data-parallel group the ranks of
-the stage with the same tpIndex. Every (dp, tp) pair a stage uses gets its groups; resharding between layers of different dp uses, for each pair of dp degrees
-(small, large), groups of r = large / small ranks with stride tp_large = size / large (the ranks whose
-large-dp shards make up one small-dp shard); the tie group joins the ranks holding a tied embedding
-or head.
+the stage with the same tpIndex. Every (dp, tp) pair a stage uses gets its groups. Resharding between
+layers of dp degrees a and b (any two divisors of the stage size g, not only multiples) stays inside
+blocks of g / gcd(a, b) consecutive ranks; it uses, for each side a of the pair, groups of a / gcd(a, b)
+ranks with stride g / a (the ranks holding the distinct dp-a shards of one block; shard_gather_groups,
+the derivation is in planner/rank-layout.ts). When one degree divides the other only the larger side's
+groups have more than one rank: r = large / small ranks with stride size / large. The tie group joins
+the ranks holding a tied embedding or head.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import gcd
 from typing import Dict, List, Optional, Tuple
 
 from uniap_torch import comm
@@ -32,8 +36,16 @@ def dp_groups(first_rank: int, g: int, dp: int) -> List[List[int]]:
     return stride_groups(first_rank, g, dp, g // dp)
 
 
+def shard_gather_groups(first_rank: int, g: int, dp: int, other: int) -> List[List[int]]:
+    """Groups that all-gather the dp-shards of one block of g / gcd(dp, other) ranks: dp / gcd ranks
+    with stride g / dp (planner/rank-layout.ts shardGatherGroups)."""
+    h = gcd(dp, other)
+    return stride_groups(first_rank, g, dp // h, g // dp)
+
+
 def reshard_groups(first_rank: int, g: int, small: int, large: int) -> List[List[int]]:
-    return stride_groups(first_rank, g, large // small, g // large)
+    """Resharding groups of two dp degrees with large a multiple of small (the larger side's groups)."""
+    return shard_gather_groups(first_rank, g, large, small)
 
 
 @dataclass
@@ -59,8 +71,8 @@ class Groups:
         self._places: Dict[Tuple[int, int], Place] = {}
         self.tie_group: Optional[object] = None
         self.tie_ranks: List[int] = []
-        # (small dp, large dp) -> (group, r, this rank's index j in it)
-        self._reshard: Dict[Tuple[int, int], Tuple[object, int, int]] = {}
+        # (dp, other dp) -> (group, size, this rank's index in it) for the dp side of a reshard pair
+        self._gather: Dict[Tuple[int, int], Tuple[object, int, int]] = {}
         for st in spec.stages:
             mine = st.index == self.stage.index
             for dp in sorted({s.dp for s in st.strategies.values()}):
@@ -81,11 +93,14 @@ class Groups:
             dps = sorted({s.dp for s in st.strategies.values()})
             for a in range(len(dps)):
                 for b in range(a + 1, len(dps)):
-                    small, large = dps[a], dps[b]
-                    for ranks in reshard_groups(st.first_rank, st.size, small, large):
-                        grp = comm.new_group(ranks)
-                        if rank in ranks:
-                            self._reshard[(small, large)] = (grp, large // small, ranks.index(rank))
+                    for side, other in ((dps[a], dps[b]), (dps[b], dps[a])):
+                        size = side // gcd(side, other)
+                        if size == 1:
+                            continue
+                        for ranks in shard_gather_groups(st.first_rank, st.size, side, other):
+                            grp = comm.new_group(ranks)
+                            if rank in ranks:
+                                self._gather[(side, other)] = (grp, size, ranks.index(rank))
         tied = spec.tied_layers()
         if tied:
             self.tie_ranks = sorted({r for u in tied for r in spec.stage_of_layer(u).ranks})
@@ -97,6 +112,13 @@ class Groups:
     def place(self, dp: int, tp: int) -> Place:
         return self._places[(dp, tp)]
 
-    def reshard_group(self, dp_a: int, dp_b: int) -> Tuple[object, int, int]:
-        """(group, r, index of this rank) joining the shards that differ between dp_a and dp_b."""
-        return self._reshard[(min(dp_a, dp_b), max(dp_a, dp_b))]
+    def gather_group(self, dp: int, other: int) -> Tuple[Optional[object], int]:
+        """(group, size) all-gathering this rank's block of dp-shards when resharding between dp and
+        other; (None, 1) when the block holds a single dp-shard (nothing to gather)."""
+        g = self._gather.get((dp, other))
+        return (g[0], g[1]) if g else (None, 1)
+
+    def block_index(self, dp: int, other: int) -> int:
+        """This rank's dp-shard index inside its block of g / gcd(dp, other) ranks."""
+        tp = self.stage.size // dp
+        return (self.local // tp) % (dp // gcd(dp, other))

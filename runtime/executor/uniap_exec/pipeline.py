@@ -4,8 +4,11 @@ Activation layout: under a layer with strategy (dp, tp) on a stage of g = dp * t
 l holds rows [i * b/dp, (i + 1) * b/dp) of the micro-batch, i = l // tp, replicated over its tp group.
 Gradients of activations follow Megatron's convention: every tp replica holds the full gradient of
 its rows (the f operator all-reduces inside the layer).
-- Inside a stage, consecutive layers with different dp are resharded by `_Reshard`: an all-gather
-  over r = max(dp)/min(dp) ranks when dp shrinks, a local slice when it grows (backward: the reverse).
+- Inside a stage, consecutive layers with different dp a -> b (any two divisors of the stage size) are
+  resharded by `_Reshard` inside blocks of g / gcd(a, b) ranks (planner/rank-layout.ts derives it):
+  forward all-gathers the block's rows over the a / gcd ranks holding its distinct dp-a shards and keeps
+  this rank's dp-b rows, backward does the same with a and b swapped. When b divides a this is an
+  all-gather over r = a / b ranks; when a divides b a local slice (backward: the reverse).
 - Between stages, each receiving rank gets exactly its rows from the sending ranks whose rows overlap
   (spread over the sender's tp replicas), so no extra reshard is needed after a P2P (`Boundary`).
 Schedules: GPipe (all forwards, then all backwards) and 1F1B (Narayanan et al. 2021, PipeDream-Flush
@@ -16,6 +19,7 @@ send_backward_recv_forward, so NCCL cannot deadlock; sends are awaited at the en
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
@@ -37,28 +41,41 @@ def _slice_rows(t: torch.Tensor, r: int, j: int) -> torch.Tensor:
     return t[j * rows:(j + 1) * rows].contiguous()
 
 
+def _regroup(t: torch.Tensor, group, size: int, keep: int, pieces: int) -> torch.Tensor:
+    """All-gather the block's rows over `group` (size ranks; none when 1), then keep piece `keep` of
+    `pieces` equal row slices (all of it when 1)."""
+    if size > 1:
+        t = _gather_rows(t, group, size)
+    return _slice_rows(t, pieces, keep) if pieces > 1 else t
+
+
 class _Reshard(torch.autograd.Function):
-    """Fewer dp shards (dp shrinks): all-gather the r shards of the new rows over the reshard group,
-    backward slices this rank's piece of the gradient. More shards (dp grows): slice locally, backward
-    all-gathers the gradient pieces. Every tp replica holds its rows' full gradient (Megatron), so the
-    slice needs no communication. Matches R[u][k][l] of the cost model (planner/cost-model/build.ts)."""
+    """Rows of dp a -> rows of dp b inside a block of g / gcd(a, b) ranks: forward all-gathers the
+    block's a' = a / gcd shards and keeps this rank's piece of b' = b / gcd; backward all-gathers the
+    gradient's b' pieces and keeps this rank's piece of a'. Every tp replica holds its rows' full
+    gradient (Megatron), so gathering replaces a reduction. Matches R[u][k][l] of the cost model
+    (planner/cost-model/build.ts)."""
 
     @staticmethod
-    def forward(ctx, t, group, r, j, gather):  # type: ignore[override]
-        ctx.args = (group, r, j, gather)
-        return _gather_rows(t, group, r) if gather else _slice_rows(t, r, j)
+    def forward(ctx, t, fwd, bwd):  # type: ignore[override]
+        ctx.bwd = bwd
+        return _regroup(t, *fwd)
 
     @staticmethod
     def backward(ctx, g):  # type: ignore[override]
-        group, r, j, gather = ctx.args
-        return (_slice_rows(g, r, j) if gather else _gather_rows(g, group, r)), None, None, None, None
+        return _regroup(g, *ctx.bwd), None, None
 
 
 def reshard(t: torch.Tensor, groups: Groups, dp_from: int, dp_to: int) -> torch.Tensor:
     if dp_from == dp_to:
         return t
-    group, r, j = groups.reshard_group(dp_from, dp_to)
-    return _Reshard.apply(t, group, r, j, dp_to < dp_from)
+    h = math.gcd(dp_from, dp_to)
+    a, b = dp_from // h, dp_to // h
+    group_a, size_a = groups.gather_group(dp_from, dp_to)
+    group_b, size_b = groups.gather_group(dp_to, dp_from)
+    fwd = (group_a, size_a, groups.block_index(dp_to, dp_from), b)
+    bwd = (group_b, size_b, groups.block_index(dp_from, dp_to), a)
+    return _Reshard.apply(t, fwd, bwd)
 
 
 def _overlap(a0: int, a1: int, b0: int, b1: int) -> Tuple[int, int]:
