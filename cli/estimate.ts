@@ -2,7 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { loadPlan } from '../planner/plan-io.ts';
 import { checkPlan } from '../planner/plan-io.ts';
-import { estimatePlan, optionsForPlan, type EstimateReport } from '../planner/estimate.ts';
+import { budgetNote, estimatePlan, optionsForPlan, type EstimateReport } from '../planner/estimate.ts';
 import { UniapError } from '../common/errors.ts';
 import type { Plan } from '../planner/plan.ts';
 import { withPlanningOptions, planningInput, type PlanningArgs } from './inputs.ts';
@@ -29,8 +29,11 @@ export const estimateCommand: CommandModule<object, EstimateArgs> = {
     const input = planningInput(argv, plan.globalBatch, (cluster) => optionsForPlan(plan, cluster, memoryOverride));
     checkPlan(plan, input.model, input.cluster, argv.plan);
     const report = estimatePlan(input, plan);
-    if (argv.json) printJson(report);
-    else process.stdout.write(formatEstimate(plan, report, input.model.name, input.cluster.name) + '\n');
+    const note = budgetNote(plan, report.memory[0]!.usableBytes, input.cluster.name, argv['memory-gb'] !== undefined);
+    if (argv.json) {
+      printJson(report);
+      if (note) process.stderr.write(`uniap: note: ${note}\n`);
+    } else process.stdout.write(formatEstimate(plan, report, input.model.name, input.cluster.name) + (note ? `\nNote: ${note}` : '') + '\n');
     if (!report.feasible) process.exitCode = 3;
   },
 };

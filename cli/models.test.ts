@@ -31,7 +31,7 @@ describe('formatModelDescription', () => {
     expect(text).toContain('model llama-2-7b (decoder-only, bf16; from llama-2-7b; fingerprint ');
     expect(text).toMatch(/parameters\s+6\.74B \(6,738,415,616; non-embedding 6\.48B\)/);
     expect(text).toMatch(/training FLOPs\s+4\.608e10 per token/);
-    expect(text).toMatch(/model states\s+100\.41 GiB unsharded \(16 B\/parameter: mixed-precision Adam\)/);
+    expect(text).toMatch(/model states\s+112\.96 GiB unsharded \(18 B\/parameter: AdamW, 16-bit weights, fp32 gradients and master weights\)/);
     expect(text).toMatch(/layers\s+34: 1 embedding, 32 decoder, 1 head/);
     expect(text).toMatch(/decoder\.0\s+32\s+4096\s+11008\s+32\s+4096\s+202\.4M/);
     expect(formatModelDescription(loadModel('llama-2-70b'))).toMatch(/decoder\.0\s+80\s+8192\s+28672\s+64\/8/);

@@ -1,7 +1,7 @@
 // `uniap models`: the built-in model presets with their key numbers (a table, or JSON with --json),
 // and `formatModelDescription`, the model half of `uniap describe`.
 import type { CommandModule } from 'yargs';
-import { describeModel, MODEL_STATE_BYTES_PER_PARAMETER } from '../configs/model-describe.ts';
+import { describeModel } from '../configs/model-describe.ts';
 import { listModelPresets, type ModelPresetSummary } from '../configs/model-presets.ts';
 import type { ModelSpec } from '../configs/model-spec.ts';
 import { fmtBytes, fmtCount, table } from './format.ts';
@@ -29,7 +29,7 @@ export function formatModelDescription(m: ModelSpec): string {
     `model ${d.name} (${d.family}, ${d.dtype}; from ${d.source}; fingerprint ${d.fingerprint})`,
     `  parameters        ${fmtCount(d.parameters)} (${d.parameters.toLocaleString('en-US')}; non-embedding ${fmtCount(d.nonEmbeddingParameters)})`,
     `  training FLOPs    ${sci(d.flopsPerToken)} per token, ${sci(d.flopsPerSample)} per sample of ${d.tokensPerSample} tokens (forward + backward, no recomputation)`,
-    `  model states      ${fmtBytes(d.modelStateBytes)} unsharded (${MODEL_STATE_BYTES_PER_PARAMETER} B/parameter: mixed-precision Adam)`,
+    `  model states      ${fmtBytes(d.modelStateBytes)} unsharded (${d.modelStateBytesPerParameter} B/parameter: AdamW, ${d.dtype === 'fp32' ? 'fp32' : '16-bit weights, fp32 gradients and master weights'})`,
     `  sequence length   ${seq} tokens per sample`,
     `  layers            ${d.layers}: ${byType}`,
     `  distinct shapes   ${d.distinctShapes}`,

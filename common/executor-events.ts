@@ -27,6 +27,8 @@ export interface StepEvent {
   exposedCommMs: number;
   p2pWaitMs?: number;
   memoryBytes: number;
+  /** Model-state bytes kept across the step (weights, gradients, 16-bit copy, optimizer moments) on this rank. */
+  stateBytes?: number;
   samples: number;
   tokens: number;
 }

@@ -11,12 +11,8 @@ import {
 } from './model-derive.ts';
 import { modelFingerprint } from './model-presets.ts';
 import type { DType, LayerSpec, LayerType, ModelFamily, ModelSpec } from './model-spec.ts';
+import { modelStateBytesPerParameter } from './model-state.ts';
 
-/**
- * Bytes of model states per parameter with mixed-precision Adam: 2 (16-bit weights) + 2 (16-bit
- * gradients) + 12 (fp32 master weights, momentum, variance) (Rajbhandari et al. 2020, ZeRO, sec. 3.1).
- */
-export const MODEL_STATE_BYTES_PER_PARAMETER = 16;
 
 export interface LayerShapeSummary {
   shapeKey: string;
@@ -45,8 +41,9 @@ export interface ModelDescription {
   flopsPerToken: number;
   flopsPerSample: number;
   tokensPerSample: number;
-  /** 16 bytes per parameter: mixed-precision Adam, unsharded (MODEL_STATE_BYTES_PER_PARAMETER). */
+  /** Model states unsharded: 18 bytes per parameter for 16-bit AdamW, 16 for fp32 (configs/model-state.ts). */
   modelStateBytes: number;
+  modelStateBytesPerParameter: number;
   layers: number;
   layersByType: { type: LayerType; count: number }[];
   distinctShapes: number;
@@ -80,7 +77,8 @@ export function describeModel(m: ModelSpec): ModelDescription {
     flopsPerToken: modelFlopsPerToken(m),
     flopsPerSample: modelFlopsPerSample(m),
     tokensPerSample: tokensPerSample(m),
-    modelStateBytes: MODEL_STATE_BYTES_PER_PARAMETER * parameters,
+    modelStateBytes: modelStateBytesPerParameter(m.dtype) * parameters,
+    modelStateBytesPerParameter: modelStateBytesPerParameter(m.dtype),
     layers: m.layers.length,
     layersByType: [...byType].map(([type, count]) => ({ type, count })),
     distinctShapes: shapes.size,

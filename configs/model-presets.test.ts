@@ -95,7 +95,7 @@ describe('model presets', () => {
   it('describeModel: parameters, FLOPs, 16 B/parameter model states, layers by type, distinct shapes', () => {
     const d = describeModel(loadModel('llama-2-70b'));
     expect(d.parameters).toBe(68_976_648_192);
-    expect(d.modelStateBytes).toBe(16 * 68_976_648_192);
+    expect(d.modelStateBytes).toBe(18 * 68_976_648_192);
     expect(d.layersByType).toEqual([
       { type: 'embedding', count: 1 },
       { type: 'decoder', count: 80 },

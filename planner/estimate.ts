@@ -51,8 +51,10 @@ export interface EstimateReport {
 }
 
 /**
- * Options that make every strategy the plan uses available (estimate must accept any valid plan),
- * and the memory budget the plan was made under unless the caller overrides it.
+ * Options that make every strategy the plan uses available (estimate must accept any valid plan).
+ * Memory is judged against the cluster's devices (or the caller's explicit budget), never against
+ * the budget recorded in the plan file: a plan made with --memory-gb 200 does not fit 12 GB devices
+ * because it says so (`budgetNote` tells the user when the two differ).
  */
 export function optionsForPlan(plan: Plan, cluster: ClusterSpec, base: Partial<CostModelOptions> = {}): Partial<CostModelOptions> {
   const planTp = Math.max(...plan.stages.flatMap((s) => s.strategies.map((r) => r.tp)));
@@ -64,8 +66,20 @@ export function optionsForPlan(plan: Plan, cluster: ClusterSpec, base: Partial<C
     maxTp: Math.max(planTp, base.maxTp ?? perNode),
     allowCrossNodeTp: (base.allowCrossNodeTp ?? false) || planTp > perNode,
   };
-  if (out.memoryBudgetBytes === undefined && plan.predictions) out.memoryBudgetBytes = plan.predictions.usableMemoryBytes;
   return out;
+}
+
+/**
+ * A line for the user when the plan was made under another usable-memory budget than the one it is
+ * judged against now (the plan file records it in predictions.usableMemoryBytes); null when they agree
+ * within 1% or the plan records none.
+ */
+export function budgetNote(plan: Plan, judgedBytes: number, clusterName: string, explicit: boolean): string | null {
+  const made = plan.predictions?.usableMemoryBytes;
+  if (made === undefined || Math.abs(made - judgedBytes) <= 0.01 * judgedBytes) return null;
+  const gib = (b: number) => `${(b / 1024 ** 3).toFixed(2)} GiB`;
+  const against = explicit ? `the --memory-gb budget of ${gib(judgedBytes)}` : `the ${gib(judgedBytes)} usable on ${clusterName}'s devices`;
+  return `the plan was made for ${gib(made)} usable per device; memory is judged against ${against}${explicit ? '' : ` (pass --memory-gb ${Math.round((made / 1024 ** 3) * 100) / 100} to judge it under the plan's own budget)`}`;
 }
 
 export function estimatePlan(input0: CostModelInput, plan: Plan): EstimateReport {

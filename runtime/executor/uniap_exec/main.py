@@ -168,7 +168,8 @@ def run(args: argparse.Namespace, rank: int) -> None:
         exposed, p2p = comm.STATS.exposed_s, comm.STATS.p2p_wait_s
         events.emit("step", rank=rank, step=step, loss=loss, timeMs=dt * 1e3,
                     computeMs=max(0.0, dt - exposed - p2p) * 1e3, exposedCommMs=exposed * 1e3,
-                    p2pWaitMs=p2p * 1e3, memoryBytes=memory, samples=spec.global_batch,
+                    p2pWaitMs=p2p * 1e3, memoryBytes=memory, stateBytes=sum(r.state_bytes(optimizer) for r in ordered),
+                    samples=spec.global_batch,
                     tokens=spec.global_batch * spec.tokens_per_sample())
         if args.checkpoint_every and step % args.checkpoint_every == 0:
             path = checkpoint.save(args.checkpoint_dir, step, rank, ordered, optimizer, spec.plan_fingerprint)

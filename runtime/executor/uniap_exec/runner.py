@@ -170,6 +170,21 @@ class LayerRunner:
         p = self.param
         return p.numel() * p.element_size()
 
+    def state_bytes(self, optimizer: torch.optim.Optimizer) -> int:
+        """Model-state bytes this layer keeps across the step: its parameter (fp32 master or shard),
+        the gradient, the 16-bit compute copy (replicated layers in 16-bit compute) and the optimizer's
+        moments. Called after the optimizer step; configs/model-state.ts prices the same tensors."""
+        p = self.param
+        total = p.numel() * p.element_size()
+        if p.grad is not None:
+            total += p.grad.numel() * p.grad.element_size()
+        if not self.fsdp and self._compute_copy is not None:
+            total += self._compute_copy.numel() * self._compute_copy.element_size()
+        for t in optimizer.state.get(p, {}).values():
+            if torch.is_tensor(t) and t.numel() > 1:  # exp_avg, exp_avg_sq; not the scalar step count
+                total += t.numel() * t.element_size()
+        return total
+
     def zero_grad(self) -> None:
         if self.fsdp:
             self.shard.grad = None
