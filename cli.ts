@@ -14,6 +14,7 @@ import { profileCommand } from './cli/profile.ts';
 import { coordinatorCommand } from './cli/coordinator.ts';
 import { workerCommand } from './cli/worker.ts';
 import { launchCommand } from './cli/launch.ts';
+import { validateCommand } from './cli/validate.ts';
 
 // The verbs, in the order `--help` lists them (data-flow order).
 const commands = [
@@ -24,6 +25,7 @@ const commands = [
   planCommand,
   estimateCommand,
   compareCommand,
+  validateCommand,
   launchCommand,
   coordinatorCommand,
   workerCommand,

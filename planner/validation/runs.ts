@@ -2,7 +2,9 @@
 // cluster, parallel degrees, batch and the measured time per iteration. Read from CSV or JSON into
 // one resolved type; a bad row is one UniapError naming the file, the row and the fix. COLUMNS below
 // is the one definition of the column names and what they hold.
+import { readFileSync } from 'node:fs';
 import { UniapError } from '../../common/errors.ts';
+import { parseJsonText } from '../../common/json-file.ts';
 import { parseCsv } from './csv.ts';
 
 export type Recompute = 'none' | 'selective' | 'full';
@@ -232,4 +234,16 @@ function resolveRun(raw: Raw, where: string, file: string): MeasuredRun {
     timeMs: timeMs!,
     memoryBytes: memGb === null ? null : memGb * 2 ** 30,
   };
+}
+
+/** Runs from a .csv or .json file the user gives (`uniap validate --measurements`). */
+export function loadRuns(path: string): MeasuredRun[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UniapError('FILE_NOT_FOUND', `cannot read measurements file ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'}); pass a CSV or JSON file of measured runs (columns: uniap validate --help)`);
+  }
+  if (/\.json$/i.test(path)) return parseRunsJson(parseJsonText(text, path), path);
+  return parseRunsCsv(text, path);
 }
