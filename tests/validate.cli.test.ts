@@ -49,7 +49,7 @@ describe('uniap validate', () => {
 
   it('bad files and rows are one line naming the row and the fix', () => {
     oneLineError(uniap('validate', '--measurements', join(dir, 'nope.csv')), /cannot read measurements file .*nope\.csv/);
-    oneLineError(uniap('validate', '--measurements', csvWith('col.csv', (l) => [l[0], l[1]!.replace('source', 'sauce'), ...l.slice(2)])), /unknown column "sauce"; the columns are source, model/);
+    oneLineError(uniap('validate', '--measurements', csvWith('col.csv', (l) => [l[0]!, l[1]!.replace('source', 'sauce'), ...l.slice(2)])), /unknown column "sauce"; the columns are source, model/);
     oneLineError(uniap('validate', '--measurements', csvWith('tp.csv', (l) => [...l.slice(0, 3), l[3]!.replace(',8,2,1,1,128,', ',8,3,1,1,128,')])), /row 2: tp 3 x pp 1 = 3 does not divide gpus 8/);
     oneLineError(uniap('validate', '--measurements', csvWith('time.csv', (l) => [...l.slice(0, 2), l[2]!.replace(/tokens_per_s_per_gpu,8000$/, ',')])), /row 1: no measured time: give time_ms, or metric and value/);
     oneLineError(uniap('validate', '--measurements', csvWith('cells.csv', (l) => [...l.slice(0, 4), l[4] + ',extra'])), /row 3: 20 cells but the header has 19 columns/);
