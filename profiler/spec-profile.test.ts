@@ -11,6 +11,7 @@ import type { DType, LayerSpec, LayerType, ModelSpec } from '../configs/model-sp
 import { busFactor } from './profile.ts';
 import { parseProfile } from './profile-io.ts';
 import { ProfileLookup } from './profile-lookup.ts';
+import { layerTimesMs } from './op-model.ts';
 import { deriveSpecProfile, groupShapes } from './spec-profile.ts';
 
 function layer(index: number, type: LayerType, dtype: DType, over: Partial<LayerSpec> = {}): LayerSpec {
@@ -107,26 +108,34 @@ describe('deriveSpecProfile: layers', () => {
     const at = (b: number, tp: number) => p.layers.find((e) => e.shapeKey === dec && e.microBatch === b && e.tp === tp)!;
     for (const tp of REQUEST.tpDegrees) {
       for (let i = 1; i < REQUEST.microBatches.length; i++) {
-        expect(at(REQUEST.microBatches[i]!, tp).forwardMs).toBeGreaterThan(at(REQUEST.microBatches[i - 1]!, tp).forwardMs);
+        // Non-strict: a small layer's kernels can sit at the launch floor (profiler/op-model.ts).
+        expect(at(REQUEST.microBatches[i]!, tp).forwardMs).toBeGreaterThanOrEqual(at(REQUEST.microBatches[i - 1]!, tp).forwardMs);
       }
     }
     for (const b of REQUEST.microBatches) {
       for (let i = 1; i < REQUEST.tpDegrees.length; i++) {
-        expect(at(b, REQUEST.tpDegrees[i]!).forwardMs).toBeLessThan(at(b, REQUEST.tpDegrees[i - 1]!).forwardMs);
+        expect(at(b, REQUEST.tpDegrees[i]!).forwardMs).toBeLessThanOrEqual(at(b, REQUEST.tpDegrees[i - 1]!).forwardMs);
       }
     }
+    const [b0, b1] = [REQUEST.microBatches[0]!, REQUEST.microBatches[REQUEST.microBatches.length - 1]!];
+    const [t0, t1] = [REQUEST.tpDegrees[0]!, REQUEST.tpDegrees[REQUEST.tpDegrees.length - 1]!];
+    expect(at(b1, t0).forwardMs).toBeGreaterThan(at(b0, t0).forwardMs);
+    expect(at(b1, t1).forwardMs).toBeLessThan(at(b1, t0).forwardMs);
   });
 
-  it('follows the roofline with the 16-bit peak, backward = 2x forward, memory from model-derive', () => {
+  it('times layers per operator with the 16-bit peak and the device factors; memory from model-derive', () => {
     const l = m.layers[1]!;
     const e = p.layers.find((x) => x.shapeKey === layerShapeKey(l) && x.microBatch === 4 && x.tp === 2)!;
-    const flops = (layerForwardFlopsPerSample(l) * 4) / 2;
     const params = layerParametersPerTpRank(l, 2) * 2; // bf16: 2 bytes
     const act = layerActivationBytes(l, 4, 2);
-    const computeMs = (flops / (989e12 * 0.6)) * 1e3;
-    const memoryMs = ((params + 2 * act) / (3350e9 * 0.8)) * 1e3;
-    expect(e.forwardMs).toBeCloseTo(Math.max(computeMs, memoryMs), 12);
-    expect(e.backwardMs).toBeCloseTo(2 * e.forwardMs, 12);
+    const t = layerTimesMs(l, 4, 2, {
+      peakTflops: 989, gemmEfficiency: 0.801, gemmHalfDim: 64, attentionEfficiency: 0.55, memoryBandwidthGBps: 3350,
+      memoryEfficiency: 0.8, launchFloorUs: 4, flashAttention: true, dropout: l.norm === 'layernorm',
+    });
+    expect(e.forwardMs).toBeCloseTo(t.forwardMs, 12);
+    expect(e.backwardMs).toBeCloseTo(t.backwardMs, 12);
+    // Not faster than its FLOPs at the large-GEMM efficiency allow.
+    expect(e.forwardMs).toBeGreaterThan((((layerForwardFlopsPerSample(l) * 4) / 2 / (989e12 * 0.801)) * 1e3) * 0.5);
     expect(e.parameterBytes).toBe(params);
     expect(e.activationBytes).toBe(act);
     expect(e.workingSetBytes).toBe(params + 2 * layerOutputBytes(l, 4));
@@ -134,25 +143,18 @@ describe('deriveSpecProfile: layers', () => {
   });
 
   it('uses the fp32 peak on a device without 16-bit tensor cores and for fp32 models', () => {
-    const titan = loadCluster('paper-titanxp-2x4');
-    const l16 = model('bf16').layers[1]!;
-    const e16 = deriveSpecProfile(model('bf16'), titan, { microBatches: [8], tpDegrees: [1] }, { date: DATE }).layers.find(
-      (x) => x.shapeKey === layerShapeKey(l16),
-    )!;
-    const bytes16 = layerParameters(l16) * 2 + 2 * layerActivationBytes(l16, 8, 1);
-    const expected16 = Math.max(((layerForwardFlopsPerSample(l16) * 8) / (12.1e12 * 0.6)) * 1e3, (bytes16 / (548e9 * 0.8)) * 1e3);
-    expect(e16.forwardMs).toBeCloseTo(expected16, 12);
-    expect(Number.isFinite(e16.forwardMs)).toBe(true);
-
-    const h100 = loadCluster('h100-1x8');
-    const fp32 = model('fp32');
-    const l32 = fp32.layers[1]!;
-    const e32 = deriveSpecProfile(fp32, h100, { microBatches: [8], tpDegrees: [1] }, { date: DATE }).layers.find(
-      (x) => x.shapeKey === layerShapeKey(l32),
-    )!;
-    const bytes32 = layerParameters(l32) * 4 + 2 * layerActivationBytes(l32, 8, 1);
-    const expected32 = Math.max(((layerForwardFlopsPerSample(l32) * 8) / (66.9e12 * 0.6)) * 1e3, (bytes32 / (3350e9 * 0.8)) * 1e3);
-    expect(e32.forwardMs).toBeCloseTo(expected32, 12);
+    const peakOf = (prof: ReturnType<typeof deriveSpecProfile>) => Number(/peak ([\d.]+) TFLOPS \((16-bit tensor|fp32)\)/.exec(prof.provenance.notes!.join(' '))![1]);
+    const titan = deriveSpecProfile(model('bf16'), loadCluster('paper-titanxp-2x4'), { microBatches: [8], tpDegrees: [1] }, { date: DATE });
+    expect(peakOf(titan)).toBe(12.1);
+    expect(titan.provenance.notes!.join(' ')).toMatch(/\(fp32\)/);
+    const fp32 = deriveSpecProfile(model('fp32'), loadCluster('h100-1x8'), { microBatches: [8], tpDegrees: [1] }, { date: DATE });
+    expect(peakOf(fp32)).toBe(66.9);
+    const bf16 = deriveSpecProfile(model('bf16'), loadCluster('h100-1x8'), { microBatches: [8], tpDegrees: [1] }, { date: DATE });
+    expect(peakOf(bf16)).toBe(989);
+    const l32 = model('fp32').layers[1]!;
+    const e32 = fp32.layers.find((x) => x.shapeKey === layerShapeKey(l32))!;
+    const e16 = bf16.layers.find((x) => x.shapeKey === layerShapeKey(model('bf16').layers[1]!))!;
+    expect(e32.forwardMs).toBeGreaterThan(e16.forwardMs);
     expect(e32.parameterBytes).toBe(layerParameters(l32) * 4);
   });
 

@@ -9,6 +9,7 @@ import { UniapError } from '../common/errors.ts';
 import { dtypeBytes, layerActivationBytes, layerForwardFlopsPerSample, layerOutputBytes, layerStoredParameters, layerShapeKey } from '../configs/model-derive.ts';
 import { layerParametersPerTpRank, tpDivides, tpSplitsCompute } from '../configs/model-tp.ts';
 import type { LayerSpec, ModelSpec } from '../configs/model-spec.ts';
+import { layerTimesMs, type OpFactors } from './op-model.ts';
 import {
   COLLECTIVES,
   type Collective,
@@ -26,8 +27,16 @@ export interface SpecProfileRequest {
 }
 
 export interface SpecProfileOptions {
-  /** Fraction of peak FLOPS a layer's kernels reach (default: COMPUTE_EFFICIENCY by device kind). */
+  /** Large-GEMM efficiency, fraction of peak (default: gemmEfficiency(device)). */
   computeEfficiency?: number;
+  /** Half-efficiency GEMM dimension (default GEMM_HALF_DIM). */
+  gemmHalfDim?: number;
+  /** FlashAttention forward efficiency (default attentionEfficiency(device)). */
+  attentionEfficiency?: number;
+  /** Shortest kernel, µs (default LAUNCH_FLOOR_US). */
+  launchFloorUs?: number;
+  /** Dropout kernels after attention and MLP (default: LayerNorm models, the GPT/BERT family, have them; RMSNorm/Llama-style do not). */
+  dropout?: boolean;
   /** Fraction of peak memory bandwidth reached (default: MEMORY_EFFICIENCY by device kind). */
   memoryEfficiency?: number;
   /** Bus bandwidth / link bandwidth inside a node (default: intraNodeBusEfficiency(link)). */
@@ -42,15 +51,38 @@ export interface SpecProfileOptions {
 }
 
 /**
- * Fraction of peak FLOPS a transformer layer reaches. GPU: training-run MFU records are 52-55% on
- * A100 (530B: Korthikanti et al. 2022, arXiv 2205.05198; MegaScale 175B: Jiang et al. 2024, arXiv
- * 2402.15627; Table 1 of Narayanan et al. 2021 is reserved for an independent validation of the
- * cost model and is not used to pick any factor) and 38-48% on H100
- * (Llama 3 405B: Llama Team 2024, arXiv 2407.21783; Megatron-Core: NVIDIA/Megatron-LM README.md); MFU also
- * pays exposed communication and pipeline bubbles, which the cost model adds separately, so the
- * layer compute alone runs somewhat above it: 0.6. CPU: an estimate (0.3) for PyTorch on OpenBLAS
- * with the small matrices of CPU-sized models; SGEMM reaches ~70-80% only on large matrices.
+ * Large-GEMM efficiency (achieved / peak) per device: the Maximum Achievable Matmul FLOPS of bf16
+ * GEMMs (stas00/ml-engineering, compute/accelerator/README.md, MAMF table: A100 SXM 267.9 of 312 TFLOPS
+ * = 0.859; H100 SXM 792.1 of 989 = 0.801, used for H200 too, same tensor cores). V100 and TITAN Xp:
+ * 0.8, an estimate (no published MAMF). CPU: 0.3, an estimate for PyTorch on OpenBLAS with the small
+ * matrices of CPU-sized models (SGEMM reaches ~70-80% only on large matrices). Smaller GEMMs lose more
+ * (profiler/op-model.ts). The cost model adds exposed communication and pipeline bubbles separately,
+ * which is why training-run MFU (38-55%) sits well below these.
  */
+export function gemmEfficiency(device: { name: string; kind: 'gpu' | 'cpu' }): number {
+  if (device.kind === 'cpu') return 0.3;
+  if (/A100/i.test(device.name)) return 0.859;
+  if (/H100|H200|GH200/i.test(device.name)) return 0.801;
+  return 0.8;
+}
+
+/** FlashAttention forward efficiency of peak (profiler/op-model.ts cites the sources): A100 0.6, Hopper 0.55; CPU 0.3. */
+export function attentionEfficiency(device: { name: string; kind: 'gpu' | 'cpu' }): number {
+  if (device.kind === 'cpu') return 0.3;
+  if (/H100|H200|GH200/i.test(device.name)) return 0.55;
+  return 0.6;
+}
+
+/**
+ * Half-efficiency GEMM dimension (profiler/op-model.ts): 64 on GPUs (tensor-core tiles are 64-256
+ * wide, Anthony et al. 2024, arXiv 2401.14489) and 8 on CPUs (BLAS micro-kernels are 4-16 wide).
+ */
+export const GEMM_HALF_DIM = { gpu: 64, cpu: 8 } as const;
+
+/** Shortest kernel, µs: ~4 on a GPU (launch overhead); ~10 for a PyTorch CPU operator (dispatch). */
+export const LAUNCH_FLOOR_US = { gpu: 4, cpu: 10 } as const;
+
+/** The single efficiency of the per-layer roofline this profile used before per-operator timing; kept for --compute-efficiency overrides. */
 export const COMPUTE_EFFICIENCY = { gpu: 0.6, cpu: 0.3 } as const;
 
 /**
@@ -124,11 +156,23 @@ export function deriveSpecProfile(
   const microBatches = checkedSizes(request.microBatches, 'micro-batch size', false);
   const tpDegrees = checkedSizes(request.tpDegrees, 'tensor-parallel degree', true);
 
-  const computeEff = options.computeEfficiency ?? COMPUTE_EFFICIENCY[dev.kind];
   const memoryEff = options.memoryEfficiency ?? MEMORY_EFFICIENCY[dev.kind];
   const sixteenBit = model.dtype === 'fp16' || model.dtype === 'bf16';
   // 16-bit tensor peak when the model trains in 16 bits and the device has one; else FP32 peak.
   const peakTflops = sixteenBit && dev.peakTflops16 > 0 ? dev.peakTflops16 : dev.peakTflops32;
+  const gemmEff = options.computeEfficiency ?? gemmEfficiency(dev);
+  const factors: OpFactors = {
+    peakTflops,
+    gemmEfficiency: gemmEff,
+    gemmHalfDim: options.gemmHalfDim ?? GEMM_HALF_DIM[dev.kind],
+    attentionEfficiency: options.attentionEfficiency ?? attentionEfficiency(dev),
+    memoryBandwidthGBps: dev.memoryBandwidthGBps,
+    memoryEfficiency: memoryEff,
+    launchFloorUs: options.launchFloorUs ?? LAUNCH_FLOOR_US[dev.kind],
+    // CPU PyTorch has no FlashAttention kernel; GPUs train with it unless told otherwise.
+    flashAttention: options.flashAttention ?? dev.kind === 'gpu',
+    dropout: options.dropout ?? model.layers.some((x) => x.norm === 'layernorm'),
+  };
   const activationOpts = {
     ...(options.sequenceParallel !== undefined ? { sequenceParallel: options.sequenceParallel } : {}),
     ...(options.flashAttention !== undefined ? { flashAttention: options.flashAttention } : {}),
@@ -148,18 +192,15 @@ export function deriveSpecProfile(
         // bandwidth). FLOPs: the layer's forward FLOPs for b samples, split tp ways where the layer
         // splits (Megatron splits every matmul of a block; configs/model-tp.ts). Bytes: weights read once plus the kept activations written once and read
         // once by the next operator (an estimate of the forward's memory traffic).
-        const flops = (layerForwardFlopsPerSample(l) * b) / (tpSplitsCompute(l) ? tp : 1);
-        const bytesMoved = parameterBytes + 2 * activationBytes;
-        const computeMs = (flops / (peakTflops * 1e12 * computeEff)) * 1e3;
-        const memoryMs = (bytesMoved / (dev.memoryBandwidthGBps * 1e9 * memoryEff)) * 1e3;
-        const forwardMs = Math.max(computeMs, memoryMs);
+        // Per operator (profiler/op-model.ts): GEMMs at a shape-dependent efficiency, attention,
+        // memory-bound operators at memory bandwidth, a launch floor per kernel.
+        const { forwardMs, backwardMs } = layerTimesMs(l, b, tp, factors);
         layers.push({
           shapeKey,
           microBatch: b,
           tp,
           forwardMs,
-          // Backward is ~2x forward for matmul-dominated layers (Kaplan et al. 2020, arXiv 2001.08361, sec. 2.1).
-          backwardMs: 2 * forwardMs,
+          backwardMs,
           tpCommunication: 'excluded',
           activationBytes,
           // Working set during this layer's backward, beyond its kept activations (the contract in
@@ -187,8 +228,8 @@ export function deriveSpecProfile(
       date: (options.date ?? new Date()).toISOString(),
       tool: 'uniap spec-profile',
       notes: [
-        `roofline: peak ${peakTflops} TFLOPS (${peakTflops === dev.peakTflops16 ? '16-bit tensor' : 'fp32'}) x ${computeEff}, ` +
-          `memory ${dev.memoryBandwidthGBps} GB/s x ${memoryEff}; backward = 2 x forward`,
+        `per-operator roofline: peak ${peakTflops} TFLOPS (${peakTflops === dev.peakTflops16 ? '16-bit tensor' : 'fp32'}); GEMMs x ${factors.gemmEfficiency} x m/(m + ${factors.gemmHalfDim}), ` +
+          `attention ${factors.flashAttention ? 'flash' : 'unfused'} x ${factors.attentionEfficiency}; memory ${dev.memoryBandwidthGBps} GB/s x ${memoryEff}; kernel floor ${factors.launchFloorUs} us`,
         `bus bandwidth: intra-node ${node.intraNodeLink.kind} ${node.intraNodeLink.bandwidthGBps} GB/s x ${intraEff}` +
           (cluster.interNodeLink
             ? `; inter-node ${cluster.interNodeLink.kind} ${cluster.interNodeLink.bandwidthGBps} GB/s per node x ${interEff}, rail-optimized`
