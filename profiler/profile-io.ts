@@ -54,6 +54,7 @@ export function parseProfile(json: unknown, file: string): Profile {
   }
 
   const overlapSlowdown = r.number('overlapSlowdown', { min: 0 });
+  const optimizerBandwidthGBps = r.optNumber('optimizerBandwidthGBps', { min: 0 });
 
   const layers: LayerProfileEntry[] = [];
   const seenLayers = new Set<string>();
@@ -82,6 +83,7 @@ export function parseProfile(json: unknown, file: string): Profile {
 
   const profile: Profile = { schemaVersion: PROFILE_SCHEMA_VERSION, provenance, device, overlapSlowdown, layers, links };
   if (cluster) profile.cluster = cluster;
+  if (optimizerBandwidthGBps !== undefined) profile.optimizerBandwidthGBps = optimizerBandwidthGBps;
   return profile;
 }
 

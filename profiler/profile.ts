@@ -80,6 +80,11 @@ export interface Profile {
    * 0 = perfect overlap. Measured by the profiler; 0 in derived profiles.
    */
   overlapSlowdown: number;
+  /**
+   * Memory bandwidth the optimizer step streams at, GB/s (the AdamW update is elementwise,
+   * planner/cost-model/layer-cost.ts). Absent: the step is not timed (profiles from before it was).
+   */
+  optimizerBandwidthGBps?: number;
   layers: LayerProfileEntry[];
   links: LinkProfileEntry[];
 }

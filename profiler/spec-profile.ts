@@ -240,6 +240,7 @@ export function deriveSpecProfile(
     device: { name: dev.name, capacityBytes, reservedBytes: reservedBytes(dev.kind, capacityBytes) },
     cluster: { name: cluster.name, nodes: cluster.nodes.length, devicesPerNode: node.devices },
     overlapSlowdown: 0,
+    optimizerBandwidthGBps: dev.memoryBandwidthGBps * memoryEff,
     layers,
     links,
   };

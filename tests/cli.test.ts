@@ -93,13 +93,13 @@ describe('uniap CLI', () => {
   it('estimate judges memory against the given cluster\'s devices, not the budget written in the plan, and says so', () => {
     const dir = mkdtempSync(join(tmpdir(), 'uniap-cli-budget-'));
     const planPath = join(dir, 'p.json');
-    expect(uniap('plan', '--model', 'gpt-3-1.3b', '--cluster', 'paper-titanxp-2x4', '--batch', '16', '--memory-gb', '200', '--out', planPath).code).toBe(0);
-    const r = uniap('estimate', '--model', 'gpt-3-1.3b', '--cluster', 'paper-titanxp-2x4', '--plan', planPath);
+    expect(uniap('plan', '--model', 'gpt-3-6.7b', '--cluster', 'paper-titanxp-2x4', '--batch', '16', '--memory-gb', '200', '--out', planPath).code).toBe(0);
+    const r = uniap('estimate', '--model', 'gpt-3-6.7b', '--cluster', 'paper-titanxp-2x4', '--plan', planPath);
     expect(r.code).toBe(3);
     expect(r.out).toMatch(/OOM/);
     expect(r.out).toMatch(/usable per device/);
     expect(r.out).toMatch(/Note: the plan was made for 200\.00 GiB usable per device; memory is judged against the \d+\.\d\d GiB usable on paper-titanxp-2x4's devices \(pass --memory-gb 200/);
-    const same = uniap('estimate', '--model', 'gpt-3-1.3b', '--cluster', 'paper-titanxp-2x4', '--plan', planPath, '--memory-gb', '200');
+    const same = uniap('estimate', '--model', 'gpt-3-6.7b', '--cluster', 'paper-titanxp-2x4', '--plan', planPath, '--memory-gb', '200');
     expect(same.code).toBe(0);
     expect(same.out).not.toMatch(/Note:/);
   });

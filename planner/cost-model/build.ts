@@ -85,6 +85,8 @@ export function buildCostTables(input: CostModelInput, config: TableConfig): Cos
   // A profile may lack some tp degrees of a shape (imported, partial): those strategies are not
   // allowed, and uncoveredTp says which (the search reports it, planner/search/coverage.ts). A shape
   // the profile lacks altogether is an error (ProfileLookup.layer: the profile is for another model).
+  // The optimizer step streams the states at the profile's optimizer bandwidth (layer-cost.ts).
+  const optimizerBytesPerMs = (input.profile.optimizerBandwidthGBps ?? 0) * 1e6;
   const allowed: boolean[][] = [];
   const cost: LayerCost[][] = [];
   const uncoveredTp: (readonly number[] | undefined)[] = [];
@@ -103,7 +105,7 @@ export function buildCostTables(input: CostModelInput, config: TableConfig): Cos
           ok = false;
         }
         row.ok.push(ok);
-        row.cost.push(ok ? layerCost(layer, s, b, c, lookup, groupsOf(s), input.profile.overlapSlowdown) : NOT_ALLOWED);
+        row.cost.push(ok ? layerCost(layer, s, b, c, lookup, groupsOf(s), input.profile.overlapSlowdown, optimizerBytesPerMs) : NOT_ALLOWED);
       }
       if (uncovered.size > 0) row.uncovered = [...uncovered].sort((x, y) => x - y);
       rows.set(key, row);

@@ -12,6 +12,11 @@
 //   Li et al. 2020); exposed part max(0, AR - bwd), charged as 1/c per micro-batch (UniAP folds a
 //   layer's share of gradient synchronization into A[u][k]).
 // - Overlapped communication slows the compute it overlaps by Profile.overlapSlowdown (measured).
+// - Gradients travel in fp32 in 16-bit training (Megatron-LM --bf16 reduces its fp32 main grads;
+//   the executor and FSDP2 with reduce_dtype fp32 do too): 4 bytes per parameter (configs/model-state.ts).
+// - The optimizer step (AdamW, Loshchilov & Hutter 2019) is elementwise over the states this device
+//   keeps, at memory bandwidth: OPTIMIZER_BYTES_PER_PARAMETER per parameter per iteration, charged
+//   as 1/c per micro-batch like the gradient all-reduce.
 import type { LayerSpec } from '../../configs/model-spec.ts';
 import type { Strategy } from '../strategy.ts';
 import type { LayerCost } from './tables.ts';
@@ -19,6 +24,16 @@ import type { ProfileLookup } from '../../profiler/profile-lookup.ts';
 import { layerInputBytes, layerShapeKey, dtypeBytes } from '../../configs/model-derive.ts';
 import { layerTpCollectives } from '../../configs/model-tp.ts';
 import { modelStateBytes, type ModelStateBytes } from './memory.ts';
+import { stateBytesPerParameter } from '../../configs/model-state.ts';
+
+/**
+ * Bytes AdamW moves per parameter and step: reads and writes the fp32 master weight, m and v (24),
+ * reads the fp32 gradient (4); 16-bit training also casts the master to its 16-bit copy (reads 4,
+ * writes 2). fp32: 28; 16-bit: 34.
+ */
+export function optimizerBytesPerParameter(dtype: LayerSpec['dtype']): number {
+  return dtype === 'fp32' ? 28 : 34;
+}
 
 /** Where the strategy's groups land: nodes spanned by its TP group and by its DP group. */
 export interface GroupPlacement {
@@ -40,6 +55,8 @@ export function layerCost(
   lookup: ProfileLookup,
   groups: GroupPlacement,
   overlapSlowdown: number,
+  /** Effective memory bandwidth for the optimizer step, bytes per ms; 0 leaves the step out. */
+  optimizerBytesPerMs = 0,
 ): DetailedLayerCost {
   const m = microBatchSize / s.dp; // samples per device per micro-batch
   const e = lookup.layer(layerShapeKey(layer), m, s.tp);
@@ -60,6 +77,7 @@ export function layerCost(
   // Parameters on this device after the TP split, and their bytes in the training dtype.
   const paramBytes = e.parameterBytes;
   const params = paramBytes / dtypeBytes(layer.dtype);
+  const gradBytes = params * stateBytesPerParameter(layer.dtype).gradient;
   let fsdpExposedMs = 0;
   let gradSyncExposedMs = 0;
   let overlappedCommMs = 0;
@@ -68,20 +86,23 @@ export function layerCost(
       // ZeRO-3: all-gather the full (TP-local) parameters before forward and before backward,
       // reduce-scatter the gradients after backward, every micro-batch.
       const ag = lookup.collectiveMs('all-gather', paramBytes, s.dp, groups.dpNodes);
-      const rs = lookup.collectiveMs('reduce-scatter', paramBytes, s.dp, groups.dpNodes);
+      const rs = lookup.collectiveMs('reduce-scatter', gradBytes, s.dp, groups.dpNodes);
       const exposedFwd = Math.max(0, ag - fwd);
       const exposedBwd = Math.max(0, ag + rs - bwd);
       fsdpExposedMs = exposedFwd + exposedBwd;
       overlappedCommMs = 2 * ag + rs - fsdpExposedMs;
     } else {
       // One gradient all-reduce per iteration (nccl-tests bus bandwidth: 2(n-1)/n factor in lookup).
-      const ar = lookup.collectiveMs('all-reduce', paramBytes, s.dp, groups.dpNodes);
+      const ar = lookup.collectiveMs('all-reduce', gradBytes, s.dp, groups.dpNodes);
       const exposed = Math.max(0, ar - bwd);
       gradSyncExposedMs = exposed / microBatches;
       overlappedCommMs = (ar - exposed) / microBatches;
     }
   }
   computeMs += overlapSlowdown * overlappedCommMs;
+  const optimizerParams = s.fsdp ? params / s.dp : params;
+  const optimizerMs = optimizerBytesPerMs > 0 ? (optimizerParams * optimizerBytesPerParameter(layer.dtype)) / optimizerBytesPerMs / microBatches : 0;
+  computeMs += optimizerMs;
 
   const state = modelStateBytes(params, layer.dtype, s.fsdp ? 3 : 0, s.dp);
   // Full recomputation keeps only the layer input (Korthikanti et al. 2022, sec. 4.1: 2sbh in 16-bit).
