@@ -302,7 +302,7 @@ async function main(): Promise<void> {
   for (const b of body) console.log(line(b));
   console.log(
     '(comm: share of the ranks\' step time blocked on collectives; the measured profile counts TP all-reduces inside the layer times, so "comm pred" leaves them out. ' +
-      'p2p wait: pipeline receives and sends, bubble included. The cost model has no optimizer step.)',
+      'p2p wait: pipeline receives and sends, bubble included. The optimizer step is timed at the datasheet memory bandwidth.)',
   );
   const acc = (name: string, a: Accuracy) =>
     `${name.padEnd(18)} Spearman ${a.spearman.toFixed(2).padStart(5)}  ratio spread ${a.ratioSpread.toFixed(2)}x  mean |error| ${a.meanAbsErrorFactor.toFixed(2)}x`;

@@ -3,6 +3,7 @@
 // Profile: medians per layer shape, fits per collective, flags, and provenance that says how.
 import os from 'node:os';
 import type { ClusterSpec } from '../../configs/cluster-spec.ts';
+import { MEMORY_EFFICIENCY } from '../spec-profile.ts';
 import { UniapError } from '../../common/errors.ts';
 import { dtypeBytes } from '../../configs/model-derive.ts';
 import type { DType, ModelSpec } from '../../configs/model-spec.ts';
@@ -399,6 +400,7 @@ function assemble(
     );
   } else if (placement.processes < 2) notes.push('overlap slowdown not measured (one device): 0');
   else if (o.skipLinks) notes.push('links and the overlap slowdown not measured (layers only): overlapSlowdown 0');
+  notes.push(`optimizer step not measured: AdamW at the datasheet memory bandwidth x ${MEMORY_EFFICIENCY[node.deviceType.kind]}`);
 
   const dev = cache.getDevice();
   const capacityBytes = placement.kind === 'gpu' && dev && dev.capacityBytes > 0 ? dev.capacityBytes : node.deviceType.memoryBytes;
@@ -436,6 +438,9 @@ function assemble(
     device: { name: node.deviceType.name, capacityBytes, reservedBytes },
     cluster: { name: o.cluster.name, nodes: o.cluster.nodes.length, devicesPerNode: node.devices },
     overlapSlowdown,
+    // The optimizer step is not measured: the datasheet bandwidth x the streaming efficiency, as the
+    // spec profile takes it (noted in provenance).
+    optimizerBandwidthGBps: node.deviceType.memoryBandwidthGBps * MEMORY_EFFICIENCY[node.deviceType.kind],
     layers,
     links,
   };

@@ -34,7 +34,7 @@ export function handPlan(
   return {
     schemaVersion: 1,
     model: { name: model.name, fingerprint: modelFingerprint(model), layers: model.layers.length },
-    cluster: { name: 'local-cpu', fingerprint: 'hand-written', devices: rank },
+    cluster: { name: 'local-cpu', fingerprint: '' /* none: a hand-written plan fits any cluster of its size (checkPlan) */, devices: rank },
     globalBatch: o.globalBatch,
     microBatches: o.microBatches,
     microBatchSize: o.globalBatch / o.microBatches,
