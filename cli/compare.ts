@@ -3,7 +3,7 @@
 // same cost model and profile (planner/baselines/compare.ts).
 import type { CommandModule } from 'yargs';
 import { compareWithBaselines, type Comparison } from '../planner/baselines/compare.ts';
-import { withPlanningOptions, planningInput } from './inputs.ts';
+import { seqLengthLine, withPlanningOptions, planningInput } from './inputs.ts';
 import { withSearchOptions, searchOptionsFrom, type PlanArgs } from './plan.ts';
 import { fmtMs, fmtPercent, table, printJson } from './format.ts';
 
@@ -16,7 +16,7 @@ export const compareCommand: CommandModule<object, PlanArgs> = {
     const input = planningInput(argv);
     const c = await compareWithBaselines(input, searchOptionsFrom(argv));
     if (argv.json) printJson(comparisonJson(c));
-    else process.stdout.write(formatComparison(c) + '\n');
+    else process.stdout.write(formatComparison(c) + '\n' + seqLengthLine(input.model, argv['seq-length']) + '\n');
   },
 };
 

@@ -7,6 +7,7 @@ import { formatModelDescription } from './models.ts';
 import { formatClusterDescription } from './clusters.ts';
 import { UniapError } from '../common/errors.ts';
 import { printJson } from './format.ts';
+import { SEQ_LENGTH_OPTION, seqLengthLine } from './inputs.ts';
 
 interface DescribeArgs {
   name?: string;
@@ -23,6 +24,7 @@ export const describeCommand: CommandModule<object, DescribeArgs> = {
       .positional('name', { type: 'string', describe: 'A model or cluster preset name' })
       .option('model', { type: 'string', describe: 'A model JSON or Hugging Face config.json (or preset)' })
       .option('cluster', { type: 'string', describe: 'A cluster JSON (or preset)' })
+      .option('seq-length', SEQ_LENGTH_OPTION)
       .example('uniap describe llama-2-7b', '')
       .example('uniap describe --model ./config.json', '') as never,
   handler: (argv) => {
@@ -46,9 +48,10 @@ export const describeCommand: CommandModule<object, DescribeArgs> = {
       kind = isModel ? 'model' : 'cluster';
     }
     if (kind === 'model') {
-      const m = loadModel(argv.model ?? argv.name!);
+      const seq = (argv as { 'seq-length'?: number })['seq-length'];
+      const m = loadModel(argv.model ?? argv.name!, seq);
       if (argv.json) printJson({ spec: m, derived: describeModel(m) });
-      else process.stdout.write(formatModelDescription(m) + '\n');
+      else process.stdout.write(formatModelDescription(m) + '\n' + seqLengthLine(m, seq) + '\n');
     } else {
       const c = loadCluster(argv.cluster ?? argv.name!);
       if (argv.json) printJson(c);

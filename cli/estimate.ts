@@ -5,7 +5,7 @@ import { checkPlan } from '../planner/plan-io.ts';
 import { budgetNote, estimatePlan, optionsForPlan, type EstimateReport } from '../planner/estimate.ts';
 import { UniapError } from '../common/errors.ts';
 import type { Plan } from '../planner/plan.ts';
-import { withPlanningOptions, planningInput, type PlanningArgs } from './inputs.ts';
+import { seqLengthLine, withPlanningOptions, planningInput, type PlanningArgs } from './inputs.ts';
 import { fmtBytes, fmtMs, fmtPercent, table, printJson } from './format.ts';
 
 interface EstimateArgs extends PlanningArgs {
@@ -33,7 +33,7 @@ export const estimateCommand: CommandModule<object, EstimateArgs> = {
     if (argv.json) {
       printJson(report);
       if (note) process.stderr.write(`uniap: note: ${note}\n`);
-    } else process.stdout.write(formatEstimate(plan, report, input.model.name, input.cluster.name) + (note ? `\nNote: ${note}` : '') + '\n');
+    } else process.stdout.write(formatEstimate(plan, report, input.model.name, input.cluster.name) + `\n${seqLengthLine(input.model, argv['seq-length'])}` + (note ? `\nNote: ${note}` : '') + '\n');
     if (!report.feasible) process.exitCode = 3;
   },
 };

@@ -16,6 +16,21 @@ export interface PlanningArgs {
   batch: number;
   'memory-gb'?: number;
   'allow-cross-node-tp'?: boolean;
+  'seq-length'?: number;
+}
+
+/** --seq-length, the one definition every verb that takes a model uses. */
+export const SEQ_LENGTH_OPTION = {
+  type: 'number',
+  describe: "Tokens per sample to train at (default: the preset's, or a Hugging Face config's stated training length)",
+} as const;
+
+/** The line a verb prints about the sequence length it used and where it came from. */
+export function seqLengthLine(model: { layers: { seqLength: number }[]; family: string; source: string }, override: number | undefined): string {
+  const tokens = model.layers[0]?.seqLength ?? 0;
+  const rule = /sequence length \d+ from ([^;)]+(\([^)]*\))?[^;)]*)\)$/.exec(model.source)?.[1];
+  const why = override !== undefined ? '--seq-length' : rule ? `Hugging Face config: ${rule}` : model.family === 'vision' ? 'image and patch size' : 'the model file';
+  return `Sequence length: ${tokens} tokens per sample (${why}${override === undefined && model.family !== 'vision' ? '; --seq-length changes it' : ''})`;
 }
 
 export function withPlanningOptions<T>(y: Argv<T>, opts: { batchRequired: boolean }) {
@@ -26,10 +41,12 @@ export function withPlanningOptions<T>(y: Argv<T>, opts: { batchRequired: boolea
     .option('batch', { type: 'number', demandOption: opts.batchRequired, describe: 'Global batch size (samples per iteration)' })
     .option('memory-gb', { type: 'number', describe: 'Override usable memory per device, GiB' })
     .option('allow-cross-node-tp', { type: 'boolean', default: false, describe: 'Let tensor-parallel groups span nodes' })
+    .option('seq-length', SEQ_LENGTH_OPTION)
     .check((a) => {
       const argv = a as unknown as PlanningArgs;
       if (argv.batch !== undefined && (!Number.isInteger(argv.batch) || argv.batch < 1)) throw new Error(`--batch must be a positive integer, got ${argv.batch}`);
       if (argv['memory-gb'] !== undefined && !(argv['memory-gb'] > 0)) throw new Error(`--memory-gb must be positive, got ${argv['memory-gb']}`);
+      if (argv['seq-length'] !== undefined && (!Number.isInteger(argv['seq-length']) || argv['seq-length'] < 1)) throw new Error(`--seq-length must be a whole number of tokens >= 1, got ${argv['seq-length']}`);
       return true;
     });
 }
@@ -40,7 +57,7 @@ export function planningInput(
   batchOverride?: number,
   extra: (cluster: ClusterSpec) => Partial<CostModelOptions> = () => ({}),
 ): CostModelInput {
-  const model = loadModel(argv.model);
+  const model = loadModel(argv.model, argv['seq-length']);
   const profile = argv.profile ? loadProfile(argv.profile) : undefined;
   let cluster;
   if (argv.cluster) cluster = loadCluster(argv.cluster);

@@ -9,7 +9,7 @@ import type { ModelSpec } from '../configs/model-spec.ts';
 import { searchPlan, type SearchProgress } from '../planner/search/search.ts';
 import { SOLVER_NAMES } from '../planner/solvers/index.ts';
 import { describeStrategy } from '../planner/strategy.ts';
-import { withPlanningOptions, planningInput, type PlanningArgs } from './inputs.ts';
+import { seqLengthLine, withPlanningOptions, planningInput, type PlanningArgs } from './inputs.ts';
 import { parseIntList } from './profile.ts';
 import { fmtBytes, fmtMs, fmtPercent, table, printJson } from './format.ts';
 
@@ -82,7 +82,7 @@ export const planCommand: CommandModule<object, PlanArgs> = {
       for (const n of result.notes) process.stderr.write(`uniap: note: ${n}\n`);
     } else {
       const notes = result.notes.map((n) => `Note: ${n}\n`).join('');
-      process.stdout.write(formatPlan(result.plan, input.model) + '\n' + notes + (argv.out ? `Plan written to ${argv.out}\n` : ''));
+      process.stdout.write(formatPlan(result.plan, input.model) + '\n' + seqLengthLine(input.model, argv['seq-length']) + '\n' + notes + (argv.out ? `Plan written to ${argv.out}\n` : ''));
     }
   },
 };

@@ -16,6 +16,7 @@ import { measureProfile, type MeasureStats } from '../profiler/measure/run.ts';
 import { DEFAULT_PYTHON, PYTHON_ENV_VAR } from '../common/python.ts';
 import { MiB } from '../profiler/measure/tasks.ts';
 import { fmtBytes, fmtMs, table } from './format.ts';
+import { SEQ_LENGTH_OPTION } from './inputs.ts';
 
 interface ProfileArgs {
   json?: boolean;
@@ -126,6 +127,7 @@ export const profileCommand: CommandModule<object, ProfileArgs> = {
       .command(importGalvatronCommand as unknown as CommandModule<object, object>)
       .option('model', { type: 'string', describe: 'Model preset name (`uniap models`), model JSON, or Hugging Face config.json' })
       .option('cluster', { type: 'string', describe: 'Cluster preset, local-cpu:N, or cluster JSON: the devices to measure (this node)' })
+      .option('seq-length', SEQ_LENGTH_OPTION)
       .option('out', { type: 'string', default: 'profile.json', describe: 'Where to write the profile' })
       .option('micro-batches', { type: 'string', default: '1,2,4', describe: 'Per-device micro-batch sizes to measure, comma-separated' })
       .option('tp', { type: 'string', describe: 'Tensor-parallel degrees, comma-separated (default: every divisor of the devices per node)' })
@@ -150,7 +152,7 @@ export const profileCommand: CommandModule<object, ProfileArgs> = {
     if (!argv.model || !argv.cluster) {
       throw new UniapError('CONFIG_INVALID', 'uniap profile needs --model M and --cluster C (e.g. --model tiny-gpt --cluster local-cpu:2); `uniap profile --help` explains the options');
     }
-    const model = loadModel(argv.model);
+    const model = loadModel(argv.model, (argv as { 'seq-length'?: number })['seq-length']);
     const cluster = loadCluster(argv.cluster);
     const controller = new AbortController();
     const onSigint = () => controller.abort();

@@ -45,7 +45,8 @@ describe('Hugging Face import matches the presets', () => {
   it('qwen2.5-7b: identical once the sequence length is the preset\'s training length', () => {
     const file = join(DIR, 'qwen2.5-7b.json');
     const cfg = importHuggingFaceConfig(fixture('qwen2.5-7b'), file);
-    expect(cfg.seqLength).toBe(131072); // max_position_embeddings of the published file
+    expect(cfg.seqLength).toBe(8192); // max_position_embeddings 131072 capped at the default training length
+    expect(cfg.description).toMatch(/sequence length 8192 from max_position_embeddings 131072 capped at the 8192-token default training length/);
     const hf = resolveModel({ ...cfg, seqLength: 4096 }, file);
     expect(modelFingerprint(hf)).toBe(modelFingerprint(loadModel('qwen2.5-7b')));
     expect(modelParameters(resolveModel(cfg, file))).toBe(modelParameters(hf)); // RoPE: no position table
@@ -69,7 +70,7 @@ describe('Hugging Face import matches the presets', () => {
     expect(g.layers[13]).toMatchObject({ tiedEmbedding: true, bias: false });
     const m = imported('mistral-7b');
     expect(modelParameters(m)).toBe(7_241_732_096);
-    expect(m.layers[1]).toMatchObject({ kvHeads: 8, seqLength: 32768, activation: 'swiglu' });
+    expect(m.layers[1]).toMatchObject({ kvHeads: 8, seqLength: 8192, activation: 'swiglu' }); // 32768 capped
   });
 
   it('loadModel recognizes a Hugging Face file by model_type', () => {
@@ -145,5 +146,17 @@ describe('Hugging Face import details', () => {
   it('names the model after its directory for config.json, else after the file', () => {
     expect(nameFromPath('/models/Llama-2-7b-hf/config.json')).toBe('Llama-2-7b-hf');
     expect(nameFromPath('fixtures/gpt2.json')).toBe('gpt2');
+  });
+
+  it('RoPE models train at a stated length: Llama 3.1 at its original 8192, Mistral-Nemo capped at 8192, and the description says why', () => {
+    const cfg = importHuggingFaceConfig(fixture('llama-3.1-8b'), join(DIR, 'llama-3.1-8b.json'));
+    expect(cfg.seqLength).toBe(8192);
+    expect(cfg.description).toMatch(/sequence length 8192 from rope_scaling\.original_max_position_embeddings 8192 \(max_position_embeddings 131072 is the extended context\)/);
+    const nemo = imported('mistral-nemo-base-2407');
+    expect(nemo.layers[1]).toMatchObject({ seqLength: 8192, headDim: 128, heads: 32, kvHeads: 8, hiddenSize: 5120 });
+    expect(importHuggingFaceConfig(fixture('mistral-nemo-base-2407'), 'x.json').description).toMatch(/max_position_embeddings 1024000 capped at the 8192-token default/);
+    // Learned positions keep their table size; short RoPE contexts stay.
+    expect(imported('gpt2').layers[1]!.seqLength).toBe(1024);
+    expect(imported('llama-2-7b').layers[1]!.seqLength).toBe(4096);
   });
 });

@@ -17,8 +17,13 @@
 //     files) -> 512, T5's pre-training input length (Raffel et al. 2020, sec. 3.1.2).
 //   - vit: classes = num_labels, else the size of id2label, else 1000 (ImageNet-1k, the fine-tuning
 //     head of Dosovitskiy et al. 2021; backbone-only files name no labels).
-//   - The sequence length is max_position_embeddings (n_positions / n_ctx for gpt2); overriding it
-//     is the caller's business (set `seqLength` on the returned config).
+//   - Sequence length (a training length, not the longest context the weights support): RoPE models
+//     (llama, mistral, qwen2) take rope_scaling.original_max_position_embeddings when the file has
+//     it (the pre-training context before long-context extension: 8192 for Llama 3.1), else
+//     max_position_embeddings capped at HF_DEFAULT_SEQ_LENGTH (Llama-3.1-8B says 131072, Mistral-Nemo
+//     1,024,000: context limits, not what pre-training runs use). Learned-position models (gpt2,
+//     bert) train at their table size. The rule that chose it is in the config's description;
+//     overriding it is the caller's business (set `seqLength` on the returned config).
 import { basename, dirname, resolve } from 'node:path';
 import { UniapError } from '../common/errors.ts';
 import type { BlockConfig, ModelConfig } from './model-spec.ts';
@@ -61,6 +66,23 @@ export function nameFromPath(file: string): string {
     if (dir) return dir;
   }
   return base.replace(/\.json$/, '');
+}
+
+/**
+ * Longest default training length of a RoPE model whose config states none: 8192 tokens, the main
+ * pre-training context of Llama 3 (Llama Team 2024, arXiv 2407.21783, sec. 3.4: long-context
+ * extension comes after) and the seq_len of torchtitan's Llama 3 8B/70B configurations.
+ */
+export const HF_DEFAULT_SEQ_LENGTH = 8192;
+
+/** The training length of a RoPE model and the rule that chose it. */
+function ropeTrainingLength(r: JsonReader): { seqLength: number; rule: string } {
+  const scaling = r.optChild('rope_scaling');
+  const original = scaling && scaling.value !== null && typeof scaling.value === 'object' ? optInt(scaling, 'original_max_position_embeddings') : undefined;
+  const max = sequence(r, ['max_position_embeddings']);
+  if (original !== undefined) return { seqLength: original, rule: `rope_scaling.original_max_position_embeddings ${original} (max_position_embeddings ${max} is the extended context)` };
+  if (max > HF_DEFAULT_SEQ_LENGTH) return { seqLength: HF_DEFAULT_SEQ_LENGTH, rule: `max_position_embeddings ${max} capped at the ${HF_DEFAULT_SEQ_LENGTH}-token default training length` };
+  return { seqLength: max, rule: `max_position_embeddings ${max}` };
 }
 
 export function importHuggingFaceConfig(json: unknown, file: string): ModelConfig {
@@ -130,6 +152,7 @@ function sequence(r: JsonReader, keys: string[]): number {
 }
 
 function llamaLike(r: JsonReader, type: HfModelType, name: string, description: string): ModelConfig {
+  // eslint-disable-next-line no-param-reassign -- the description gains the sequence-length rule
   const hidden = r.number('hidden_size', INT);
   const heads = r.number('num_attention_heads', INT);
   const kvHeads = optInt(r, 'num_key_value_heads') ?? heads;
@@ -137,6 +160,8 @@ function llamaLike(r: JsonReader, type: HfModelType, name: string, description: 
   checkHeads(r, hidden, heads, 'num_attention_heads', kvHeads, 'num_key_value_heads', headDim);
   const decoder: BlockConfig = { type: 'decoder', count: r.number('num_hidden_layers', INT) };
   if (headDim !== undefined) decoder.headDim = headDim;
+  const seq = ropeTrainingLength(r);
+  description = `${description}; sequence length ${seq.seqLength} from ${seq.rule}`;
   const cfg: ModelConfig = {
     schemaVersion: 1,
     name,
@@ -147,7 +172,7 @@ function llamaLike(r: JsonReader, type: HfModelType, name: string, description: 
     ffnSize: r.number('intermediate_size', INT),
     activation: 'swiglu',
     heads,
-    seqLength: sequence(r, ['max_position_embeddings']),
+    seqLength: seq.seqLength,
     vocabSize: r.number('vocab_size', INT),
     norm: 'rmsnorm',
     bias: type === 'llama' ? (r.optBool('attention_bias') ?? false) : false,

@@ -35,8 +35,30 @@ export function modelPresetNames(): string[] {
 }
 
 /** A ModelSpec from a ModelConfig or Hugging Face config.json already parsed from `file`. */
-export function modelFromJson(json: unknown, file: string): ModelSpec {
-  return resolveModel(isHuggingFaceConfig(json) ? importHuggingFaceConfig(json, file) : json, file);
+export function modelFromJson(json: unknown, file: string, seqLength?: number): ModelSpec {
+  const hf = isHuggingFaceConfig(json);
+  const config = hf ? importHuggingFaceConfig(json, file) : json;
+  const spec = resolveModel(seqLength === undefined ? config : withSeqLength(config, seqLength, file), file);
+  // A Hugging Face file's training length is chosen by a rule (configs/hf-import.ts); the source says which.
+  const rule = hf && seqLength === undefined ? /sequence length \d+ from [^;]+/.exec(String((config as { description?: unknown }).description ?? ''))?.[0] : undefined;
+  return rule ? { ...spec, source: `${file} (${rule})` } : spec;
+}
+
+/**
+ * The model config with `seqLength` tokens per sample (--seq-length): the top-level length and every
+ * block's. Vision models take their tokens from the image and patch size, so they refuse it.
+ */
+export function withSeqLength(config: unknown, seqLength: number, source: string): unknown {
+  if (!Number.isInteger(seqLength) || seqLength < 1) {
+    throw new UniapError('CONFIG_INVALID', `--seq-length ${seqLength} is not a whole number of tokens >= 1; pass e.g. --seq-length 4096`);
+  }
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) return config; // resolveModel reports it
+  const c = config as Record<string, unknown>;
+  if (c.family === 'vision') {
+    throw new UniapError('CONFIG_INVALID', `${source} is a vision model: its tokens per sample come from the image and patch size; leave out --seq-length`);
+  }
+  const blocks = Array.isArray(c.blocks) ? c.blocks.map((b) => (b && typeof b === 'object' && 'seqLength' in b ? { ...b, seqLength } : b)) : c.blocks;
+  return { ...c, seqLength, blocks };
 }
 
 function looksLikePath(s: string): boolean {
@@ -44,13 +66,13 @@ function looksLikePath(s: string): boolean {
 }
 
 /** A preset name, a ModelConfig JSON path, or a Hugging Face config.json path. */
-export function loadModel(nameOrPath: string): ModelSpec {
+export function loadModel(nameOrPath: string, seqLength?: number): ModelSpec {
   const presets = modelPresetNames();
   if (!looksLikePath(nameOrPath) && presets.includes(nameOrPath)) {
     const file = join(MODEL_PRESET_DIR, `${nameOrPath}.json`);
-    return { ...resolveModel(readJsonFile(file), file), source: nameOrPath };
+    return { ...modelFromJson(readJsonFile(file), file, seqLength), source: nameOrPath };
   }
-  if (existsSync(nameOrPath) && statSync(nameOrPath).isFile()) return modelFromJson(readJsonFile(nameOrPath), nameOrPath);
+  if (existsSync(nameOrPath) && statSync(nameOrPath).isFile()) return modelFromJson(readJsonFile(nameOrPath), nameOrPath, seqLength);
   if (existsSync(nameOrPath)) {
     throw new UniapError('FILE_NOT_FOUND', `"${nameOrPath}" is a directory, not a model file; give the path of a model JSON or a Hugging Face config.json inside it`, { path: nameOrPath });
   }
