@@ -15,6 +15,7 @@ import { coordinatorCommand } from './cli/coordinator.ts';
 import { workerCommand } from './cli/worker.ts';
 import { launchCommand } from './cli/launch.ts';
 import { validateCommand } from './cli/validate.ts';
+import { calibrateCommand } from './cli/calibrate.ts';
 
 // The verbs, in the order `--help` lists them (data-flow order).
 const commands = [
@@ -26,6 +27,7 @@ const commands = [
   estimateCommand,
   compareCommand,
   validateCommand,
+  calibrateCommand,
   launchCommand,
   coordinatorCommand,
   workerCommand,

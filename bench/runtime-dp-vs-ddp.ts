@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { loadModel } from '../configs/model-presets.ts';
 import type { StepEvent } from '../common/executor-events.ts';
 import { describeFailures, runLocal, type ExecutorModule } from '../runtime/executor/run-local.ts';
-import { uniformPlan } from '../runtime/executor/plans.ts';
+import { uniformPlan } from '../planner/plan-sketch.ts';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);

@@ -30,7 +30,7 @@ import { measureProfile } from '../profiler/measure/run.ts';
 import type { Profile } from '../profiler/profile.ts';
 import type { StepEvent } from '../common/executor-events.ts';
 import { describeFailures, runLocal } from '../runtime/executor/run-local.ts';
-import { handPlan, uniformPlan } from '../runtime/executor/plans.ts';
+import { handPlan, uniformPlan } from '../planner/plan-sketch.ts';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);

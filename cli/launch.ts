@@ -10,10 +10,12 @@ import { launch, outcome } from '../runtime/control/launch-job.ts';
 import { parseHostPort } from '../common/ports.ts';
 import { isMainModule, runStandalone } from '../common/processes.ts';
 import { DEFAULT_TRAINING_OPTIONS } from '../runtime/control/types.ts';
+import { SEQ_LENGTH_OPTION } from './inputs.ts';
 
 interface LaunchArgs {
   plan: string;
   model: string;
+  'seq-length'?: number;
   steps: number;
   seed: number;
   lr: number;
@@ -53,6 +55,7 @@ export const launchCommand: CommandModule<object, LaunchArgs> = {
     y
       .option('plan', { type: 'string', demandOption: true, describe: 'Plan JSON (from `uniap plan`, or written by hand)' })
       .option('model', { type: 'string', demandOption: true, describe: 'Model preset name or model JSON / Hugging Face config.json path' })
+      .option('seq-length', SEQ_LENGTH_OPTION)
       .option('steps', { type: 'number', default: DEFAULT_TRAINING_OPTIONS.steps, describe: 'Training iterations' })
       .option('seed', { type: 'number', default: DEFAULT_TRAINING_OPTIONS.seed, describe: 'Seed of the weights and synthetic data' })
       .option('lr', { type: 'number', default: DEFAULT_TRAINING_OPTIONS.lr, describe: 'AdamW learning rate' })
@@ -84,6 +87,7 @@ export const launchCommand: CommandModule<object, LaunchArgs> = {
       .check((a) => {
         for (const k of INTEGER_FLAGS) if (!Number.isInteger(a[k]) || a[k] < 0) throw new Error(`--${k} must be a non-negative integer, got ${a[k]}`);
         if (a.steps < 1) throw new Error('--steps must be at least 1');
+        if (a['seq-length'] !== undefined && (!Number.isInteger(a['seq-length']) || a['seq-length'] < 1)) throw new Error(`--seq-length must be a whole number of tokens >= 1, got ${a['seq-length']}`);
         if (!(a.lr > 0)) throw new Error(`--lr must be positive, got ${a.lr}`);
         if (a['local-workers'] < 1) throw new Error('--local-workers must be at least 1');
         const targets = [a.hosts, a.slurm, a.coordinator].filter((t) => t !== undefined).length;
@@ -98,6 +102,7 @@ export const launchCommand: CommandModule<object, LaunchArgs> = {
     const result = await launch({
       planPath: a.plan,
       model: a.model,
+      seqLength: a['seq-length'] ?? null,
       training: {
         steps: a.steps,
         seed: a.seed,

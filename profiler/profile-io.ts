@@ -16,6 +16,8 @@ import {
   type Provenance,
 } from './profile.ts';
 
+import type { CalibrationErrors, CalibrationFactors, CalibrationPlanRecord, CalibrationRecord } from './calibration.ts';
+
 const REMAKE = 're-create it with `uniap profile --model ... --cluster ...` or plan without --profile';
 
 /** Validate parsed JSON as a Profile; `file` names it in error messages. */
@@ -98,7 +100,57 @@ function readProvenance(p: JsonReader): Provenance {
   if (versions) out.versions = Object.fromEntries(versions.asEntries().map(([k, v]) => [k, v.asString()]));
   const notes = p.optArray('notes');
   if (notes) out.notes = notes.map((n) => n.asString());
+  const calibration = p.optChild('calibration');
+  if (calibration) out.calibration = readCalibration(calibration);
   p.done();
+  return out;
+}
+
+function readCalibration(c: JsonReader): CalibrationRecord {
+  const f = c.child('factors');
+  const factors: CalibrationFactors = {
+    computeScale: f.number('computeScale', { positive: true }),
+    collectiveScale: f.number('collectiveScale', { positive: true }),
+    p2pScale: f.number('p2pScale', { positive: true }),
+    overlapSlowdown: f.number('overlapSlowdown', { min: 0 }),
+    optimizerScale: f.number('optimizerScale', { positive: true }),
+    reservedBytes: f.number('reservedBytes', { min: 0 }),
+  };
+  f.done();
+  const plans: CalibrationPlanRecord[] = c.array('plans').map((e) => {
+    const r: CalibrationPlanRecord = {
+      name: e.string('name'),
+      role: e.string('role', { oneOf: ['fit', 'held-out'] }) as CalibrationPlanRecord['role'],
+      measuredMs: e.number('measuredMs', { min: 0 }),
+      predictedBeforeMs: e.number('predictedBeforeMs', { min: 0 }),
+      predictedAfterMs: e.number('predictedAfterMs', { min: 0 }),
+      measuredMemoryBytes: e.number('measuredMemoryBytes', { min: 0 }),
+      predictedMemoryBeforeBytes: e.number('predictedMemoryBeforeBytes', { min: 0 }),
+      predictedMemoryAfterBytes: e.number('predictedMemoryAfterBytes', { min: 0 }),
+    };
+    e.done();
+    return r;
+  });
+  const h = c.child('heldOut');
+  const errors = (r: JsonReader): CalibrationErrors => {
+    const out: CalibrationErrors = { timeMape: r.number('timeMape', { min: 0 }), memoryMape: r.number('memoryMape', { min: 0 }) };
+    const tau = r.optNumber('kendallTau', { min: -1 });
+    if (tau !== undefined) out.kendallTau = tau;
+    r.done();
+    return out;
+  };
+  const heldOut = { before: errors(h.child('before')), after: errors(h.child('after')) };
+  h.done();
+  const out: CalibrationRecord = {
+    date: c.string('date'),
+    tool: c.string('tool'),
+    base: c.string('base'),
+    timedSteps: c.number('timedSteps', { integer: true, min: 1 }),
+    factors,
+    plans,
+    heldOut,
+  };
+  c.done();
   return out;
 }
 

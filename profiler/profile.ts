@@ -6,6 +6,8 @@
 
 export const PROFILE_SCHEMA_VERSION = 1;
 
+import type { CalibrationRecord } from './calibration.ts';
+
 export type Collective = 'all-reduce' | 'all-gather' | 'reduce-scatter' | 'p2p';
 export const COLLECTIVES: readonly Collective[] = ['all-reduce', 'all-gather', 'reduce-scatter', 'p2p'];
 
@@ -20,6 +22,8 @@ export interface Provenance {
   /** Software versions or other facts that key a measurement cache (driver, torch, nccl...). */
   versions?: Record<string, string>;
   notes?: string[];
+  /** Set by `uniap calibrate`: the factors fitted on measured runs and the errors before and after. */
+  calibration?: CalibrationRecord;
 }
 
 /**

@@ -33,6 +33,8 @@ import { isTerminal, type JobEvent, type JobStatus, type TrainingOptions } from 
 export interface LaunchOptions {
   planPath: string;
   model: string;
+  /** Tokens per sample (--seq-length); null: the model's own. */
+  seqLength?: number | null;
   training: TrainingOptions;
   /** ssh targets, one worker per host. */
   hosts: string[] | null;
@@ -55,6 +57,8 @@ export interface LaunchOptions {
   json: boolean;
   out: NodeJS.WritableStream & { isTTY?: boolean };
   err: NodeJS.WritableStream;
+  /** Every job event as it comes (after it is printed); `uniap calibrate` collects the steps here. */
+  onEvent?: (e: JobEvent) => void;
 }
 
 export interface LaunchResult {
@@ -72,10 +76,10 @@ interface Inputs {
 }
 
 /** Loads the plan (its file text is the job's identity) and the model, and checks they belong together. */
-export function loadInputs(planPath: string, modelArg: string): Inputs {
+export function loadInputs(planPath: string, modelArg: string, seqLength?: number | null): Inputs {
   const plan = loadPlan(planPath);
   const planText = readFileSync(planPath, 'utf8');
-  const model = loadModel(modelArg);
+  const model = loadModel(modelArg, seqLength ?? undefined);
   checkPlanForModel(plan, model, planPath, modelArg);
   return { plan, planText, model };
 }
@@ -91,7 +95,7 @@ function tlsArgs(tls: TlsFiles | null): string[] {
 }
 
 export async function launch(o: LaunchOptions): Promise<LaunchResult> {
-  const inputs = loadInputs(o.planPath, o.model);
+  const inputs = loadInputs(o.planPath, o.model, o.seqLength);
   const training = { ...o.training };
   const world = inputs.plan.cluster.devices;
   const remote = o.hosts !== null || o.slurmOut !== null || o.coordinator !== null;
@@ -108,6 +112,7 @@ export async function launch(o: LaunchOptions): Promise<LaunchResult> {
     const script = renderSbatch({
       planPath: resolve(o.planPath),
       model: o.model,
+      seqLength: o.seqLength ?? null,
       modelName: inputs.model.name,
       devices: world,
       gpusPerNode: o.gpusPerNode,
@@ -144,7 +149,7 @@ async function attach(o: LaunchOptions, inputs: Inputs, training: TrainingOption
   try {
     const { jobId } = await client.submitJob({ jobId: null, planJson: inputs.planText, modelJson: JSON.stringify(withFacts(inputs.model)), options: training });
     printer.note(`job ${jobId} submitted to ${o.coordinator}`);
-    await watchUntilDone(client, jobId, printer, o.heartbeatTimeoutMs * 3);
+    await watchUntilDone(client, jobId, printer, o.heartbeatTimeoutMs * 3, o.onEvent);
     const status = (await client.getStatus(jobId)).jobs[0] ?? null;
     return { status, slurmScript: null, summary: printer.summary() };
   } finally {
@@ -339,6 +344,7 @@ async function runHere(o: LaunchOptions, inputs: Inputs, training: TrainingOptio
     printer.note(`job ${jobId} submitted`);
     await watchUntilDone(service.coordinator, jobId, printer, 0, (e) => {
       if (e.body.kind === 'result') jobOver = true;
+      o.onEvent?.(e);
     });
     const status = (await service.coordinator.getStatus(jobId)).jobs[0] ?? null;
     return { status, slurmScript: null, summary: printer.summary() };

@@ -10,6 +10,8 @@ import type { TrainingOptions } from './types.ts';
 export interface SbatchOptions {
   planPath: string;
   model: string;
+  /** --seq-length passed on to the submitting launch; null: the model's own. */
+  seqLength?: number | null;
   modelName: string;
   devices: number;
   gpusPerNode: number;
@@ -88,7 +90,7 @@ export function renderSbatch(o: SbatchOptions): string {
     `  bash -c 'exec node --import tsx/esm cli/worker.ts --coordinator "$COORD_HOST:$COORD_PORT" --node-rank "$SLURM_NODEID" --host "$(hostname)"${python.replace(/'/g, `'\\''`)}${tls.replace(/'/g, `'\\''`)}' &`,
     'PIDS+=($!)',
     '',
-    `node --import tsx/esm cli/launch.ts --coordinator "127.0.0.1:$COORD_PORT" --plan ${q(o.planPath)} --model ${q(o.model)} ${trainingArgs(o.training).map(q).join(' ')}${heartbeat}${tls}`,
+    `node --import tsx/esm cli/launch.ts --coordinator "127.0.0.1:$COORD_PORT" --plan ${q(o.planPath)} --model ${q(o.model)}${o.seqLength ? ` --seq-length ${o.seqLength}` : ''} ${trainingArgs(o.training).map(q).join(' ')}${heartbeat}${tls}`,
     '',
   );
   return lines.join('\n');

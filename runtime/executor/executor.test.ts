@@ -11,7 +11,7 @@ import type { ModelSpec } from '../../configs/model-spec.ts';
 import type { Plan } from '../../planner/plan.ts';
 import type { StepEvent } from '../../common/executor-events.ts';
 import { describeFailures, lossesOf, runLocal, type LocalRunOptions, type RankResult } from './run-local.ts';
-import { handPlan, uniformPlan } from './plans.ts';
+import { handPlan, uniformPlan } from '../../planner/plan-sketch.ts';
 import { writeRunFiles } from './run-files.ts';
 
 const STEPS = 5;

@@ -10,7 +10,7 @@ import { resolveModel } from '../../configs/model-resolve.ts';
 import type { ModelSpec } from '../../configs/model-spec.ts';
 import type { Plan } from '../../planner/plan.ts';
 import { describeFailures, lossesOf, runLocal } from './run-local.ts';
-import { handPlan, uniformPlan } from './plans.ts';
+import { handPlan, uniformPlan } from '../../planner/plan-sketch.ts';
 import { writeRunFiles } from './run-files.ts';
 
 const STEPS = 4;

@@ -13,7 +13,7 @@ import type { StepEvent } from '../../common/executor-events.ts';
 import { prepareCostModel } from '../../planner/cost-model/input.ts';
 import { estimatePlan, optionsForPlan } from '../../planner/estimate.ts';
 import { describeFailures, runLocal } from './run-local.ts';
-import { handPlan } from './plans.ts';
+import { handPlan } from '../../planner/plan-sketch.ts';
 import { writeRunFiles } from './run-files.ts';
 
 const TIMEOUT = 120_000;

@@ -1,8 +1,8 @@
-// Hand-written plans (the Plan contract, planner/plan.ts) for the executor's tests and benchmarks:
-// a compact description of stages and per-layer strategy runs becomes a full Plan JSON.
-import type { Plan, PlanStage, Schedule, StrategyRun } from '../../planner/plan.ts';
-import type { ModelSpec } from '../../configs/model-spec.ts';
-import { modelFingerprint } from '../../configs/model-presets.ts';
+// Plans from a compact sketch (the Plan contract, planner/plan.ts): stages and per-layer strategy runs
+// become a full Plan JSON. Used by calibration (planner/calibration/plans.ts), tests and benchmarks.
+import type { Plan, PlanStage, Schedule, StrategyRun } from './plan.ts';
+import type { ModelSpec } from '../configs/model-spec.ts';
+import { modelFingerprint } from '../configs/model-presets.ts';
 
 /** One run of layers with a strategy; fsdp and recompute default to false. */
 export interface RunSketch {
@@ -22,7 +22,14 @@ export interface StageSketch {
 export function handPlan(
   model: ModelSpec,
   stages: StageSketch[],
-  o: { globalBatch: number; microBatches: number; schedule?: Schedule },
+  o: {
+    globalBatch: number;
+    microBatches: number;
+    schedule?: Schedule;
+    /** The cluster the plan is for (default: none named, fingerprint '' — fits any cluster of its size). */
+    cluster?: { name: string; fingerprint: string };
+    createdBy?: string;
+  },
 ): Plan {
   let rank = 0;
   const planStages: PlanStage[] = stages.map((s, index) => {
@@ -34,14 +41,15 @@ export function handPlan(
   return {
     schemaVersion: 1,
     model: { name: model.name, fingerprint: modelFingerprint(model), layers: model.layers.length },
-    cluster: { name: 'local-cpu', fingerprint: '' /* none: a hand-written plan fits any cluster of its size (checkPlan) */, devices: rank },
+    // No fingerprint: a hand-written plan fits any cluster of its size (checkPlan).
+    cluster: { name: o.cluster?.name ?? 'local-cpu', fingerprint: o.cluster?.fingerprint ?? '', devices: rank },
     globalBatch: o.globalBatch,
     microBatches: o.microBatches,
     microBatchSize: o.globalBatch / o.microBatches,
     schedule: o.schedule ?? 'gpipe',
     pipelineDegree: stages.length,
     stages: planStages,
-    createdBy: 'hand-written',
+    createdBy: o.createdBy ?? 'hand-written',
   };
 }
 
@@ -50,7 +58,7 @@ export function uniformPlan(
   model: ModelSpec,
   devices: number,
   s: Omit<RunSketch, 'layers'>,
-  o: { globalBatch: number; microBatches: number },
+  o: Parameters<typeof handPlan>[2],
 ): Plan {
   const last = model.layers.length - 1;
   return handPlan(model, [{ layers: [0, last], devices, runs: [{ ...s, layers: [0, last] }] }], o);

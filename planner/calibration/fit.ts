@@ -1,0 +1,142 @@
+// Fitting the calibration factors (profiler/calibration.ts) to measured runs, and the errors before
+// and after on the runs kept out of the fit.
+//
+// Time: the factors minimize the mean squared log error over the fit runs,
+//   (1/n) sum_i ln(predicted_i / measured_i)^2  +  PRIOR * sum_k x_k^2,
+// over x = (ln computeScale, ln collectiveScale, ln p2pScale, ln optimizerScale, overlapSlowdown),
+// by Nelder-Mead (nelder-mead.ts). Log errors weigh a plan 2x too slow and 2x too fast alike. The
+// small prior keeps a factor that no fit run depends on (no pipeline: p2pScale) at its base value
+// instead of wandering; it moves a factor that the runs do determine by well under 1%.
+// Memory: reservedBytes is the median over fit runs of measured peak minus the cost model's own
+// count (states, activations, working set) on the fullest device — a constant per device, as a
+// CUDA context or an interpreter is.
+import type { ClusterSpec } from '../../configs/cluster-spec.ts';
+import type { ModelSpec } from '../../configs/model-spec.ts';
+import { applyCalibration, neutralFactors, type CalibrationErrors, type CalibrationFactors, type CalibrationPlanRecord } from '../../profiler/calibration.ts';
+import type { Profile } from '../../profiler/profile.ts';
+import { prepareCostModel } from '../cost-model/input.ts';
+import { estimatePlan } from '../estimate.ts';
+import type { Plan } from '../plan.ts';
+import { kendallTau, mape } from '../validation/metrics.ts';
+import { nelderMead } from './nelder-mead.ts';
+
+export interface CalibrationSample {
+  name: string;
+  plan: Plan;
+  /** Median time per iteration over the timed steps (slowest rank), ms. */
+  measuredMs: number;
+  /** Peak bytes of the fullest rank. */
+  measuredMemoryBytes: number;
+  heldOut: boolean;
+}
+
+export interface Prediction {
+  timeMs: number;
+  /** Cost-model bytes of the fullest stage, without the profile's reservedBytes. */
+  modelBytes: number;
+}
+
+const PRIOR = 1e-3;
+
+export function predictPlan(model: ModelSpec, cluster: ClusterSpec, profile: Profile, plan: Plan): Prediction {
+  const input = prepareCostModel(model, cluster, { globalBatch: plan.globalBatch, profile });
+  const r = estimatePlan(input, plan);
+  return { timeMs: r.timePerIterationMs, modelBytes: Math.max(...r.memory.map((m) => m.totalBytes)) };
+}
+
+function toFactors(x: number[], reservedBytes: number): CalibrationFactors {
+  return {
+    computeScale: Math.exp(x[0]!),
+    collectiveScale: Math.exp(x[1]!),
+    p2pScale: Math.exp(x[2]!),
+    optimizerScale: Math.exp(x[3]!),
+    overlapSlowdown: Math.max(0, x[4]!),
+    reservedBytes,
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export interface CalibrationFit {
+  factors: CalibrationFactors;
+  plans: CalibrationPlanRecord[];
+  heldOut: { before: CalibrationErrors; after: CalibrationErrors };
+  /** The same errors on the fit runs (how well the factors explain what they were fitted to). */
+  fit: { before: CalibrationErrors; after: CalibrationErrors };
+  iterations: number;
+}
+
+export function errorsOf(rows: readonly { measuredMs: number; predictedMs: number; measuredMemoryBytes: number; predictedMemoryBytes: number }[]): CalibrationErrors {
+  const out: CalibrationErrors = {
+    timeMape: rows.length ? mape(rows.map((r) => ({ predicted: r.predictedMs, measured: r.measuredMs }))) : 0,
+    memoryMape: rows.length ? mape(rows.map((r) => ({ predicted: r.predictedMemoryBytes, measured: r.measuredMemoryBytes }))) : 0,
+  };
+  const tau = kendallTau(rows.map((r) => r.predictedMs), rows.map((r) => r.measuredMs));
+  if (Number.isFinite(tau)) out.kendallTau = tau;
+  return out;
+}
+
+/** Fits the factors on the samples not held out; predictions before use `base` as it is. */
+export function fitCalibration(model: ModelSpec, cluster: ClusterSpec, base: Profile, samples: readonly CalibrationSample[]): CalibrationFit {
+  const fitSet = samples.filter((s) => !s.heldOut);
+  if (fitSet.length === 0) throw new Error('fitCalibration: every sample is held out');
+  const neutral = neutralFactors(base);
+  const before = samples.map((s) => predictPlan(model, cluster, base, s.plan));
+
+  // Memory: one constant per device (see the header); never below zero.
+  const reservedBytes = Math.max(0, median(fitSet.map((s) => s.measuredMemoryBytes - before[samples.indexOf(s)]!.modelBytes)));
+
+  const objective = (x: number[]): number => {
+    if (x[4]! < 0 || x[4]! > 4 || x.slice(0, 4).some((v) => Math.abs(v) > 7)) return 1e9; // outside any plausible machine
+    const profile = applyCalibration(base, toFactors(x, reservedBytes));
+    let sum = 0;
+    for (const s of fitSet) sum += Math.log(predictPlan(model, cluster, profile, s.plan).timeMs / s.measuredMs) ** 2;
+    return sum / fitSet.length + PRIOR * x.reduce((a, v, i) => a + (i === 4 ? (v - neutral.overlapSlowdown) ** 2 : v * v), 0);
+  };
+  // Start from one common scale (the geometric mean of measured/predicted): the simplex then only
+  // has to find how the terms differ.
+  const g = Math.exp(fitSet.reduce((a, s) => a + Math.log(s.measuredMs / before[samples.indexOf(s)]!.timeMs), 0) / fitSet.length);
+  const x0 = [Math.log(g), Math.log(g), Math.log(g), Math.log(g), neutral.overlapSlowdown];
+  let best = nelderMead(objective, x0, { step: [0.3, 0.5, 0.5, 0.5, 0.3], maxIterations: 600 });
+  // One restart from the optimum: Nelder-Mead can stall on a kink.
+  const again = nelderMead(objective, best.x, { step: 0.2, maxIterations: 400 });
+  if (again.value < best.value) best = { ...again, iterations: best.iterations + again.iterations };
+  const factors = toFactors(best.x, reservedBytes);
+  const calibrated = applyCalibration(base, factors);
+
+  const plans: CalibrationPlanRecord[] = samples.map((s, i) => {
+    const after = predictPlan(model, cluster, calibrated, s.plan);
+    return {
+      name: s.name,
+      role: s.heldOut ? 'held-out' : 'fit',
+      measuredMs: s.measuredMs,
+      predictedBeforeMs: before[i]!.timeMs,
+      predictedAfterMs: after.timeMs,
+      measuredMemoryBytes: s.measuredMemoryBytes,
+      predictedMemoryBeforeBytes: before[i]!.modelBytes + base.device.reservedBytes,
+      predictedMemoryAfterBytes: after.modelBytes + calibrated.device.reservedBytes,
+    };
+  });
+  const errorsFor = (role: CalibrationPlanRecord['role'], when: 'before' | 'after') =>
+    errorsOf(
+      plans
+        .filter((p) => p.role === role)
+        .map((p) => ({
+          measuredMs: p.measuredMs,
+          measuredMemoryBytes: p.measuredMemoryBytes,
+          predictedMs: when === 'before' ? p.predictedBeforeMs : p.predictedAfterMs,
+          predictedMemoryBytes: when === 'before' ? p.predictedMemoryBeforeBytes : p.predictedMemoryAfterBytes,
+        })),
+    );
+  return {
+    factors,
+    plans,
+    heldOut: { before: errorsFor('held-out', 'before'), after: errorsFor('held-out', 'after') },
+    fit: { before: errorsFor('fit', 'before'), after: errorsFor('fit', 'after') },
+    iterations: best.iterations,
+  };
+}
