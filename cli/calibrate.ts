@@ -169,7 +169,7 @@ function errorsLine(e: CalibrationErrors): string {
 
 function factorsLine(f: CalibrationFactors): string {
   return (
-    `compute x${f.computeScale.toFixed(3)}, collectives x${f.collectiveScale.toFixed(3)}, p2p x${f.p2pScale.toFixed(3)}, ` +
+    `compute x${f.computeScale.toFixed(3)} + ${fmtMs(f.layerOverheadMs)} per layer call, collective bandwidth /${f.collectiveScale.toFixed(3)}, latency x${f.latencyScale.toFixed(3)}, p2p x${f.p2pScale.toFixed(3)}, ` +
     `optimizer x${f.optimizerScale.toFixed(3)}, overlap slowdown ${f.overlapSlowdown.toFixed(3)}, reserved ${fmtBytes(f.reservedBytes)} per device`
   );
 }

@@ -5,8 +5,13 @@
 //
 // Each factor acts on one term of the cost model (planner/cost-model/layer-cost.ts):
 //   computeScale     every layer's forward and backward time (kernel efficiency of this machine)
-//   collectiveScale  every all-reduce / all-gather / reduce-scatter: latency x s, bandwidth / s
-//   p2pScale         pipeline send/receive, the same way
+//   layerOverheadMs  added to every layer's forward and to its backward, per micro-batch: the fixed
+//                    cost of running a layer at all (framework dispatch, kernel launches), which
+//                    weighs most at small micro-batches
+//   collectiveScale  every all-reduce / all-gather / reduce-scatter: bus bandwidth / s
+//   latencyScale     their fixed cost per call, latency x s (small messages: Gloo on CPUs, or NCCL
+//                    across nodes, pay far more per call than the datasheet's launch latency)
+//   p2pScale         pipeline send/receive: latency x s, bandwidth / s
 //   overlapSlowdown  replaces Profile.overlapSlowdown: the share of overlapped communication that
 //                    slows the compute under it (contention for SMs, memory or, on CPUs, cores)
 //   optimizerScale   the AdamW step: Profile.optimizerBandwidthGBps / s
@@ -18,7 +23,9 @@ import type { Profile } from './profile.ts';
 
 export interface CalibrationFactors {
   computeScale: number;
+  layerOverheadMs: number;
   collectiveScale: number;
+  latencyScale: number;
   p2pScale: number;
   overlapSlowdown: number;
   optimizerScale: number;
@@ -62,7 +69,9 @@ export interface CalibrationRecord {
 
 export const IDENTITY_FACTORS: CalibrationFactors = {
   computeScale: 1,
+  layerOverheadMs: 0,
   collectiveScale: 1,
+  latencyScale: 1,
   p2pScale: 1,
   overlapSlowdown: 0,
   optimizerScale: 1,
@@ -76,20 +85,26 @@ export function neutralFactors(base: Profile): CalibrationFactors {
 
 /** `base` with every number the factors act on rescaled; provenance untouched (the caller records the fit). */
 export function applyCalibration(base: Profile, f: CalibrationFactors): Profile {
-  for (const k of ['computeScale', 'collectiveScale', 'p2pScale', 'optimizerScale'] as const) {
+  for (const k of ['computeScale', 'collectiveScale', 'latencyScale', 'p2pScale', 'optimizerScale'] as const) {
     if (!(f[k] > 0) || !Number.isFinite(f[k])) throw new UniapError('CONFIG_INVALID', `calibration factor ${k} is ${f[k]}; it must be a positive number`);
   }
+  if (!(f.layerOverheadMs >= 0)) throw new UniapError('CONFIG_INVALID', `calibration factor layerOverheadMs is ${f.layerOverheadMs}; it must be >= 0`);
   if (!(f.overlapSlowdown >= 0)) throw new UniapError('CONFIG_INVALID', `calibration factor overlapSlowdown is ${f.overlapSlowdown}; it must be >= 0`);
   const reservedBytes = Math.max(0, Math.min(Math.round(f.reservedBytes), base.device.capacityBytes - 1));
   const out: Profile = {
     ...base,
     device: { ...base.device, reservedBytes },
     overlapSlowdown: f.overlapSlowdown,
-    layers: base.layers.map((e) => ({ ...e, forwardMs: e.forwardMs * f.computeScale, backwardMs: e.backwardMs * f.computeScale })),
-    links: base.links.map((e) => {
-      const s = e.collective === 'p2p' ? f.p2pScale : f.collectiveScale;
-      return { ...e, latencyMs: e.latencyMs * s, busBandwidthGBps: e.busBandwidthGBps / s };
-    }),
+    layers: base.layers.map((e) => ({
+      ...e,
+      forwardMs: e.forwardMs * f.computeScale + f.layerOverheadMs,
+      backwardMs: e.backwardMs * f.computeScale + f.layerOverheadMs,
+    })),
+    links: base.links.map((e) =>
+      e.collective === 'p2p'
+        ? { ...e, latencyMs: e.latencyMs * f.p2pScale, busBandwidthGBps: e.busBandwidthGBps / f.p2pScale }
+        : { ...e, latencyMs: e.latencyMs * f.latencyScale, busBandwidthGBps: e.busBandwidthGBps / f.collectiveScale },
+    ),
   };
   if (base.optimizerBandwidthGBps !== undefined) out.optimizerBandwidthGBps = base.optimizerBandwidthGBps / f.optimizerScale;
   return out;

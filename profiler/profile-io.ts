@@ -110,7 +110,9 @@ function readCalibration(c: JsonReader): CalibrationRecord {
   const f = c.child('factors');
   const factors: CalibrationFactors = {
     computeScale: f.number('computeScale', { positive: true }),
+    layerOverheadMs: f.number('layerOverheadMs', { min: 0 }),
     collectiveScale: f.number('collectiveScale', { positive: true }),
+    latencyScale: f.number('latencyScale', { positive: true }),
     p2pScale: f.number('p2pScale', { positive: true }),
     overlapSlowdown: f.number('overlapSlowdown', { min: 0 }),
     optimizerScale: f.number('optimizerScale', { positive: true }),

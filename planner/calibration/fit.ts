@@ -3,7 +3,9 @@
 //
 // Time: the factors minimize the mean squared log error over the fit runs,
 //   (1/n) sum_i ln(predicted_i / measured_i)^2  +  PRIOR * sum_k x_k^2,
-// over x = (ln computeScale, ln collectiveScale, ln p2pScale, ln optimizerScale, overlapSlowdown),
+// over x = (ln computeScale, ln collectiveScale, ln latencyScale, ln p2pScale, ln optimizerScale,
+// overlapSlowdown, layerOverheadMs / T) with T the base profile's mean layer forward time (a scale
+// that makes the simplex's steps mean the same on a CPU and on a GPU),
 // by Nelder-Mead (nelder-mead.ts). Log errors weigh a plan 2x too slow and 2x too fast alike. The
 // small prior keeps a factor that no fit run depends on (no pipeline: p2pScale) at its base value
 // instead of wandering; it moves a factor that the runs do determine by well under 1%.
@@ -37,6 +39,9 @@ export interface Prediction {
 }
 
 const PRIOR = 1e-3;
+/** Index of overlapSlowdown in the parameter vector (the others are log scales). */
+const OVERLAP = 5;
+const OVERHEAD = 6;
 
 export function predictPlan(model: ModelSpec, cluster: ClusterSpec, profile: Profile, plan: Plan): Prediction {
   const input = prepareCostModel(model, cluster, { globalBatch: plan.globalBatch, profile });
@@ -44,13 +49,15 @@ export function predictPlan(model: ModelSpec, cluster: ClusterSpec, profile: Pro
   return { timeMs: r.timePerIterationMs, modelBytes: Math.max(...r.memory.map((m) => m.totalBytes)) };
 }
 
-function toFactors(x: number[], reservedBytes: number): CalibrationFactors {
+function toFactors(x: number[], reservedBytes: number, overheadUnitMs: number): CalibrationFactors {
   return {
     computeScale: Math.exp(x[0]!),
+    layerOverheadMs: Math.max(0, x[OVERHEAD]!) * overheadUnitMs,
     collectiveScale: Math.exp(x[1]!),
-    p2pScale: Math.exp(x[2]!),
-    optimizerScale: Math.exp(x[3]!),
-    overlapSlowdown: Math.max(0, x[4]!),
+    latencyScale: Math.exp(x[2]!),
+    p2pScale: Math.exp(x[3]!),
+    optimizerScale: Math.exp(x[4]!),
+    overlapSlowdown: Math.max(0, x[OVERLAP]!),
     reservedBytes,
   };
 }
@@ -90,22 +97,24 @@ export function fitCalibration(model: ModelSpec, cluster: ClusterSpec, base: Pro
   // Memory: one constant per device (see the header); never below zero.
   const reservedBytes = Math.max(0, median(fitSet.map((s) => s.measuredMemoryBytes - before[samples.indexOf(s)]!.modelBytes)));
 
+  const unit = base.layers.length ? base.layers.reduce((a, e) => a + e.forwardMs, 0) / base.layers.length : 1;
   const objective = (x: number[]): number => {
-    if (x[4]! < 0 || x[4]! > 4 || x.slice(0, 4).some((v) => Math.abs(v) > 7)) return 1e9; // outside any plausible machine
-    const profile = applyCalibration(base, toFactors(x, reservedBytes));
+    // Outside any plausible machine:
+    if (x[OVERLAP]! < 0 || x[OVERLAP]! > 4 || x[OVERHEAD]! < 0 || x[OVERHEAD]! > 100 || x.slice(0, OVERLAP).some((v) => Math.abs(v) > 9)) return 1e9;
+    const profile = applyCalibration(base, toFactors(x, reservedBytes, unit));
     let sum = 0;
     for (const s of fitSet) sum += Math.log(predictPlan(model, cluster, profile, s.plan).timeMs / s.measuredMs) ** 2;
-    return sum / fitSet.length + PRIOR * x.reduce((a, v, i) => a + (i === 4 ? (v - neutral.overlapSlowdown) ** 2 : v * v), 0);
+    return sum / fitSet.length + PRIOR * x.reduce((a, v, i) => a + (i === OVERLAP ? (v - neutral.overlapSlowdown) ** 2 : i === OVERHEAD ? 0 : v * v), 0);
   };
   // Start from one common scale (the geometric mean of measured/predicted): the simplex then only
   // has to find how the terms differ.
   const g = Math.exp(fitSet.reduce((a, s) => a + Math.log(s.measuredMs / before[samples.indexOf(s)]!.timeMs), 0) / fitSet.length);
-  const x0 = [Math.log(g), Math.log(g), Math.log(g), Math.log(g), neutral.overlapSlowdown];
-  let best = nelderMead(objective, x0, { step: [0.3, 0.5, 0.5, 0.5, 0.3], maxIterations: 600 });
+  const x0 = [...new Array<number>(OVERLAP).fill(Math.log(g)), neutral.overlapSlowdown, 0];
+  let best = nelderMead(objective, x0, { step: [0.3, 0.5, 1, 0.5, 0.5, 0.3, 0.5], maxIterations: 1000 });
   // One restart from the optimum: Nelder-Mead can stall on a kink.
   const again = nelderMead(objective, best.x, { step: 0.2, maxIterations: 400 });
   if (again.value < best.value) best = { ...again, iterations: best.iterations + again.iterations };
-  const factors = toFactors(best.x, reservedBytes);
+  const factors = toFactors(best.x, reservedBytes, unit);
   const calibrated = applyCalibration(base, factors);
 
   const plans: CalibrationPlanRecord[] = samples.map((s, i) => {

@@ -23,8 +23,9 @@ const CREATED_BY = 'uniap calibrate';
 
 /**
  * Every candidate for `model` on `cluster` at global batch `globalBatch`, most informative first.
- * One-stage plans use 2 micro-batches, pipelines 4 (the batch must split: candidates whose
- * micro-batch does not divide over their data-parallel degree are left out).
+ * One-stage plans use 2 micro-batches, pipelines 4, and one of each runs with one sample per device
+ * and micro-batch (the batch must split: candidates whose micro-batch does not divide over their
+ * data-parallel degree are left out).
  */
 export function calibrationCandidates(model: ModelSpec, cluster: ClusterSpec, globalBatch: number): NamedPlan[] {
   const n = totalDevices(cluster);
@@ -38,13 +39,13 @@ export function calibrationCandidates(model: ModelSpec, cluster: ClusterSpec, gl
     if (p) out.push({ name, plan: p });
   };
   const splits = (b: number, c: number, dp: number) => b % c === 0 && (b / c) % dp === 0;
-  const oneStage = (s: Omit<RunSketch, 'layers'>): Plan | null =>
-    splits(globalBatch, 2, s.dp) && allTp(s.tp)
-      ? handPlan(model, [{ layers: [0, last], devices: n, runs: [{ ...s, layers: [0, last] }] }], { globalBatch, microBatches: 2, cluster: clusterRef, createdBy: CREATED_BY })
+  const oneStage = (s: Omit<RunSketch, 'layers'>, c = 2): Plan | null =>
+    splits(globalBatch, c, s.dp) && allTp(s.tp)
+      ? handPlan(model, [{ layers: [0, last], devices: n, runs: [{ ...s, layers: [0, last] }] }], { globalBatch, microBatches: c, cluster: clusterRef, createdBy: CREATED_BY })
       : null;
-  const pipeline = (stages: number, s: Omit<RunSketch, 'layers'>, schedule: 'gpipe' | '1f1b'): Plan | null => {
+  const pipeline = (stages: number, s: Omit<RunSketch, 'layers'>, schedule: 'gpipe' | '1f1b', c = 4): Plan | null => {
     const g = n / stages;
-    if (!Number.isInteger(g) || model.layers.length < stages || !splits(globalBatch, 4, s.dp) || !allTp(s.tp)) return null;
+    if (!Number.isInteger(g) || model.layers.length < stages || !splits(globalBatch, c, s.dp) || !allTp(s.tp)) return null;
     const cuts = Array.from({ length: stages + 1 }, (_, i) => Math.round((i * model.layers.length) / stages));
     return handPlan(
       model,
@@ -52,7 +53,7 @@ export function calibrationCandidates(model: ModelSpec, cluster: ClusterSpec, gl
         const layers: [number, number] = [cuts[i]!, cuts[i + 1]! - 1];
         return { layers, devices: g, runs: [{ ...s, layers }] };
       }),
-      { globalBatch, microBatches: 4, schedule, cluster: clusterRef, createdBy: CREATED_BY },
+      { globalBatch, microBatches: c, schedule, cluster: clusterRef, createdBy: CREATED_BY },
     );
   };
   const tpMax = Math.max(...[1, 2, 4, 8].filter((t) => t <= Math.min(n, perNode) && n % t === 0 && allTp(t)));
@@ -65,8 +66,12 @@ export function calibrationCandidates(model: ModelSpec, cluster: ClusterSpec, gl
     add(`pp2 1F1B dp${n / 2}`, () => pipeline(2, { dp: n / 2, tp: 1 }, '1f1b'));
   }
   if (n > 1 && tpMax > 1) add('mixed (1 stage)', () => mixedStage(model, n, tpMax, globalBatch, clusterRef));
+  // One sample per device and micro-batch: the most micro-batches, where fixed per-layer costs show.
+  const manyMicro = globalBatch / n;
+  if (manyMicro > 2) add(`dp${n} c=${manyMicro}`, () => oneStage({ dp: n, tp: 1 }, manyMicro));
   add(`dp${n} recompute`, () => oneStage({ dp: n, tp: 1, recompute: true }));
   if (tpMax > 1) add(`tp${tpMax}${n > tpMax ? ` dp${n / tpMax}` : ''} recompute`, () => oneStage({ dp: n / tpMax, tp: tpMax, recompute: true }));
+  if (n > 1 && (2 * globalBatch) / n > 4) add(`pp2 1F1B dp${n / 2} c=${(2 * globalBatch) / n}`, () => pipeline(2, { dp: n / 2, tp: 1 }, '1f1b', (2 * globalBatch) / n));
   if (n >= 4 && tpMax >= 4 && allTp(2)) add(`tp2 dp${n / 2}`, () => oneStage({ dp: n / 2, tp: 2 }));
   if (n >= 4) add(`pp2 1F1B tp2 dp${n / 4}`, () => pipeline(2, { dp: n / 4, tp: 2 }, '1f1b'));
   if (n >= 4) add(`pp4 1F1B dp${n / 4}`, () => pipeline(4, { dp: n / 4, tp: 1 }, '1f1b'));
@@ -96,10 +101,13 @@ function mixedStage(model: ModelSpec, n: number, tp: number, globalBatch: number
 }
 
 /**
- * Which of `count` plans are held out of the fit: evenly spread, about a third (at least one when
- * there are 3 or more). Returns a mask, true = held out.
+ * Which of `count` plans are held out of the fit (a mask, true = held out). By default the second of
+ * every three (1, 4, 7, ...): the candidates come in related groups (calibrationCandidates' order),
+ * so each held-out plan has relatives in the fit, and none of its factors goes unfitted. With an
+ * explicit number, that many spread evenly.
  */
-export function heldOutMask(count: number, heldOut = count >= 3 ? Math.max(1, Math.round(count / 3)) : 0): boolean[] {
+export function heldOutMask(count: number, heldOut?: number): boolean[] {
+  if (heldOut === undefined) return Array.from({ length: count }, (_, i) => count >= 3 && i % 3 === 1);
   const mask = new Array<boolean>(count).fill(false);
   if (heldOut <= 0) return mask;
   const step = count / heldOut;
