@@ -2,7 +2,7 @@
 // which length was used and why; bad values are one error line.
 import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { readFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -56,5 +56,19 @@ describe('sequence length', () => {
     expect(e.code).not.toBe(0);
     expect(e.err.trim().split('\n')).toHaveLength(1);
     expect(e.err).toMatch(/^uniap: error: .*fingerprint/);
+  });
+
+  it('launch takes --seq-length: a plan made at 32 tokens runs at 32, refuses the default length, and a Slurm script passes it on', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'uniap-seq-launch-'));
+    const plan = join(dir, 'p32.json');
+    expect(uniap('plan', '--model', 'tiny-gpt', '--cluster', 'local-cpu:2', '--batch', '4', '--seq-length', '32', '--out', plan).code).toBe(0);
+    const wrong = uniap('launch', '--plan', plan, '--model', 'tiny-gpt', '--slurm', join(dir, 'x.sbatch'));
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.err.trim().split('\n')).toHaveLength(1);
+    expect(wrong.err).toMatch(/^uniap: error: /);
+    const script = join(dir, 'run.sbatch');
+    const ok = uniap('launch', '--plan', plan, '--model', 'tiny-gpt', '--seq-length', '32', '--slurm', script);
+    expect(ok.code, ok.err).toBe(0);
+    expect(readFileSync(script, 'utf8')).toMatch(/cli\/launch\.ts --coordinator .* --model tiny-gpt --seq-length 32 /);
   });
 });

@@ -38,7 +38,7 @@ export interface Prediction {
   modelBytes: number;
 }
 
-const PRIOR = 1e-3;
+const PRIOR = 1e-5;
 /** Index of overlapSlowdown in the parameter vector (the others are log scales). */
 const OVERLAP = 5;
 const OVERHEAD = 6;
@@ -109,11 +109,24 @@ export function fitCalibration(model: ModelSpec, cluster: ClusterSpec, base: Pro
   // Start from one common scale (the geometric mean of measured/predicted): the simplex then only
   // has to find how the terms differ.
   const g = Math.exp(fitSet.reduce((a, s) => a + Math.log(s.measuredMs / before[samples.indexOf(s)]!.timeMs), 0) / fitSet.length);
-  const x0 = [...new Array<number>(OVERLAP).fill(Math.log(g)), neutral.overlapSlowdown, 0];
-  let best = nelderMead(objective, x0, { step: [0.3, 0.5, 1, 0.5, 0.5, 0.3, 0.5], maxIterations: 1000 });
-  // One restart from the optimum: Nelder-Mead can stall on a kink.
-  const again = nelderMead(objective, best.x, { step: 0.2, maxIterations: 400 });
-  if (again.value < best.value) best = { ...again, iterations: best.iterations + again.iterations };
+  // Several starts: per-call latency and bandwidth trade off against each other on small messages,
+  // and from one start the simplex can settle on the wrong side (latency 1x, bandwidth 10x slower).
+  let best = { x: [] as number[], value: Infinity, iterations: 0 };
+  for (const latencyStart of [0, Math.log(10), Math.log(100)]) {
+    const x0 = [...new Array<number>(OVERLAP).fill(Math.log(g)), neutral.overlapSlowdown, 0];
+    x0[2] = Math.log(g) + latencyStart;
+    let run = nelderMead(objective, x0, { step: [0.3, 0.5, 1, 0.5, 0.5, 0.3, 0.5], maxIterations: 1000 });
+    // Restarts from the optimum with a fresh simplex until one no longer helps: Nelder-Mead can
+    // stall on a kink or collapse its simplex in 7 dimensions.
+    for (let r = 0; r < 6; r++) {
+      const again = nelderMead(objective, run.x, { step: r % 2 ? 0.1 : 0.4, maxIterations: 800 });
+      const better = again.value < run.value - 1e-12;
+      if (again.value < run.value) run = { ...again, iterations: run.iterations + again.iterations };
+      if (!better && r > 0) break;
+    }
+    if (run.value < best.value) best = { ...run, iterations: best.iterations + run.iterations };
+    else best.iterations += run.iterations;
+  }
   const factors = toFactors(best.x, reservedBytes, unit);
   const calibrated = applyCalibration(base, factors);
 
