@@ -5,11 +5,13 @@ import type { CommandModule } from 'yargs';
 import { COLUMNS, loadRuns } from '../planner/validation/runs.ts';
 import { rankedGroups, validateRuns, type SetReport } from '../planner/validation/report.ts';
 import { loadProfile } from '../profiler/profile-io.ts';
+import { fitFactors, type FactorFit } from '../planner/validation/fit.ts';
 import { fmtMs, fmtPercent, table, printJson } from './format.ts';
 
 interface ValidateArgs {
   measurements: string[];
   profile?: string;
+  'fit-on'?: string[];
   rows: boolean;
   json: boolean;
 }
@@ -26,6 +28,11 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
         describe: `CSV or JSON file(s) of measured runs, one row per run. Columns: ${Object.entries(COLUMNS).map(([k, v]) => `${k} (${v})`).join('; ')}`,
       })
       .option('profile', { type: 'string', describe: 'Predict with this measured/imported profile instead of the datasheet-derived one' })
+      .option('fit-on', {
+        type: 'string',
+        array: true,
+        describe: 'Fit the compute and collective-bandwidth factors on these data sets (source column) first; the other sets are the validation',
+      })
       .option('rows', { type: 'boolean', default: false, describe: 'Also print every run: measured, predicted and their ratio' })
       .option('json', { type: 'boolean', default: false, describe: 'Print machine-readable JSON' })
       .example('uniap validate --measurements runs.csv', '')
@@ -33,9 +40,11 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
   handler: (argv) => {
     const runs = argv.measurements.flatMap((f) => loadRuns(f));
     const profile = argv.profile ? loadProfile(argv.profile) : undefined;
-    const reports = validateRuns(runs, profile ? { profile } : {});
-    if (argv.json) printJson(reports.map(reportJson));
-    else process.stdout.write(formatReports(reports, argv.rows) + '\n');
+    const base = profile ? { profile } : {};
+    const fit = argv['fit-on']?.length ? fitFactors(runs, argv['fit-on'], base) : null;
+    const reports = validateRuns(runs, fit ? { ...base, factors: fit.factors } : base);
+    if (argv.json) printJson(fit ? { fit, reports: reports.map((r) => ({ ...reportJson(r), role: fit.sources.includes(r.source) ? 'fit' : 'validation' })) } : reports.map(reportJson));
+    else process.stdout.write((fit ? fitLine(fit) + '\n\n' : '') + formatReports(reports, argv.rows, fit?.sources) + '\n');
   },
 };
 
@@ -60,7 +69,14 @@ export function reportJson(r: SetReport) {
 
 const num = (x: number, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : '-');
 
-export function formatReports(reports: SetReport[], rows: boolean): string {
+export function fitLine(fit: FactorFit): string {
+  return (
+    `Factors fitted on ${fit.sources.join(', ')} (${fit.runs} runs, ${((fit.fitErrorFactor - 1) * 100).toFixed(1)}% rms log error there): ` +
+    `compute x${fit.factors.computeScale.toFixed(3)}, collective bandwidth /${fit.factors.collectiveScale.toFixed(3)}. Sets marked (fit) are not validation.`
+  );
+}
+
+export function formatReports(reports: SetReport[], rows: boolean, fitSources: readonly string[] = []): string {
   const out: string[] = [];
   out.push(
     table(
@@ -69,7 +85,7 @@ export function formatReports(reports: SetReport[], rows: boolean): string {
         const g = rankedGroups(r);
         const taus = g.length ? `${num(Math.min(...g.map((x) => x.kendallTau)))}..${num(Math.max(...g.map((x) => x.kendallTau)))} (${g.length})` : '-';
         return [
-          r.source, r.predicted === r.runs ? String(r.runs) : `${r.predicted} of ${r.runs}`, fmtPercent(r.mape), fmtPercent(r.maxError), num(r.meanRatio),
+          fitSources.includes(r.source) ? `${r.source} (fit)` : r.source, r.predicted === r.runs ? String(r.runs) : `${r.predicted} of ${r.runs}`, fmtPercent(r.mape), fmtPercent(r.maxError), num(r.meanRatio),
           taus, g.length ? fmtPercent(Math.max(...g.map((x) => x.regret))) : '-', r.memoryMape === null ? '-' : fmtPercent(r.memoryMape), String(r.predictedOom),
         ];
       }),

@@ -59,4 +59,18 @@ describe('uniap validate', () => {
     writeFileSync(bad, '{"runs": []}');
     oneLineError(uniap('validate', '--measurements', bad), /expected an array of runs/);
   });
+
+  it('--fit-on fits the compute factor on the named set, marks it (fit), and a wrong name is one error line', () => {
+    const r = uniap('validate', '--measurements', good, '--fit-on', 'demo');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^Factors fitted on demo \(4 runs, \d+\.\d% rms log error there\): compute x\d+\.\d{3}/);
+    expect(r.out).toMatch(/^demo \(fit\)\s+4\s/m);
+    const j = JSON.parse(uniap('validate', '--measurements', good, '--fit-on', 'demo', '--json').out);
+    expect(j.fit.sources).toEqual(['demo']);
+    expect(j.reports[0].role).toBe('fit');
+    // The fit moves the predictions: MAPE on the fit set is no worse than without it.
+    const unfitted = JSON.parse(uniap('validate', '--measurements', good, '--json').out);
+    expect(j.reports[0].mape).toBeLessThanOrEqual(unfitted[0].mape + 1e-9);
+    oneLineError(uniap('validate', '--measurements', good, '--fit-on', 'nope'), /--fit-on nope: no data set of that name in the measurements; use one of demo/);
+  });
 });

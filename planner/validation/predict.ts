@@ -10,6 +10,7 @@ import { resolveModel } from '../../configs/model-resolve.ts';
 import type { ModelSpec } from '../../configs/model-spec.ts';
 import { UniapError } from '../../common/errors.ts';
 import type { Profile } from '../../profiler/profile.ts';
+import { applyCalibration, type CalibrationFactors } from '../../profiler/calibration.ts';
 import { deriveSpecProfile, type SpecProfileOptions } from '../../profiler/spec-profile.ts';
 import { evenSplit } from '../baselines/even-split.ts';
 import { buildCostTables } from '../cost-model/build.ts';
@@ -105,6 +106,8 @@ export interface PredictOptions {
   spec?: SpecProfileOptions;
   /** A measured profile instead of the datasheet one. */
   profile?: Profile;
+  /** Calibration factors applied to whichever profile predicts (fitted on other runs: fit.ts). */
+  factors?: CalibrationFactors;
 }
 
 /** The cost model's time per iteration and memory for the run's uniform configuration. */
@@ -125,9 +128,10 @@ export function predictRun(run: MeasuredRun, opts: PredictOptions = {}, cache = 
     allowRecompute: run.recompute === 'full',
   };
   // Only the one micro-batch size and tp degree this run uses need a profile.
-  const profile =
+  const raw =
     opts.profile ??
     deriveSpecProfile(model, cluster, { microBatches: [run.microBatch], tpDegrees: [run.tp] }, { ...opts.spec, sequenceParallel: run.sequenceParallel, flashAttention: true });
+  const profile = opts.factors ? applyCalibration(raw, { ...opts.factors, reservedBytes: raw.device.reservedBytes }) : raw;
   const input = prepareCostModel(model, cluster, { globalBatch: run.globalBatch, profile, options });
   const tables = buildCostTables(input, { stages: run.pp, microBatches, schedule: '1f1b' });
   const k = tables.strategies.findIndex((s) => s.dp === run.dp && s.tp === run.tp && s.fsdp === (run.zeroStage === 3) && s.recompute === (run.recompute === 'full'));
