@@ -62,6 +62,7 @@ export function optionsForPlan(plan: Plan, cluster: ClusterSpec, base: Partial<C
   const out: Partial<CostModelOptions> = {
     ...base,
     allowFsdp: true,
+    allowZero: true,
     allowRecompute: true,
     maxTp: Math.max(planTp, base.maxTp ?? perNode),
     allowCrossNodeTp: (base.allowCrossNodeTp ?? false) || planTp > perNode,

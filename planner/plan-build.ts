@@ -27,7 +27,7 @@ export function planFromPlacement(input: CostModelInput, tables: CostTables, pla
       const s = tables.strategies[placement.strategy[u]!]!;
       const prev = runs[runs.length - 1];
       if (prev && sameStrategy(prev, s)) prev.layers[1] = u;
-      else runs.push({ layers: [u, u], dp: s.dp, tp: s.tp, fsdp: s.fsdp, recompute: s.recompute });
+      else runs.push({ layers: [u, u], dp: s.dp, tp: s.tp, fsdp: s.fsdp, ...(s.zero ? { zero: s.zero } : {}), recompute: s.recompute });
     }
     stages.push({ index: i, layers: [first, last], ranks: [i * g, g], strategies: runs });
   }
@@ -61,8 +61,8 @@ export function placementFromPlan(plan: Plan, tables: CostTables): Placement {
   const strategy = new Array<number>(tables.layers).fill(-1);
   for (const stage of plan.stages) {
     for (const run of stage.strategies) {
-      // FSDP over a data-parallel group of one is plain replication: normalize it.
-      const want = { ...run, fsdp: run.fsdp && run.dp > 1 };
+      // FSDP or ZeRO over a data-parallel group of one is plain replication: normalize it.
+      const want = { ...run, fsdp: run.fsdp && run.dp > 1, zero: run.dp > 1 ? run.zero : undefined };
       const k = tables.strategies.findIndex((s) => sameStrategy(s, want));
       if (k < 0) {
         throw new UniapError(

@@ -84,6 +84,13 @@ export function parsePlan(json: unknown, file: string): Plan {
         fsdp: rr.optBool('fsdp') ?? false,
         recompute: rr.optBool('recompute') ?? false,
       };
+      const zero = rr.optNumber('zero', { integer: true, min: 0 });
+      if (zero !== undefined && zero !== 0) {
+        if (zero === 3) rr.fail('zero 3 is written as "fsdp": true', 'write "fsdp": true for ZeRO-3 and leave out zero', `${rr.path}.zero`);
+        if (zero !== 1 && zero !== 2) rr.fail(`zero ${zero} is not a ZeRO stage`, 'use zero 1 (optimizer states sharded) or 2 (and gradients), "fsdp": true for 3', `${rr.path}.zero`);
+        if (run.fsdp) rr.fail(`zero ${zero} together with "fsdp": true`, 'choose one: fsdp (ZeRO-3) or zero 1/2', `${rr.path}.zero`);
+        run.zero = zero as 1 | 2;
+      }
       rr.done();
       return run;
     });

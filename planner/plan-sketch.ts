@@ -10,6 +10,8 @@ export interface RunSketch {
   dp: number;
   tp: number;
   fsdp?: boolean;
+  /** ZeRO-1 or ZeRO-2 (planner/strategy.ts). */
+  zero?: 1 | 2;
   recompute?: boolean;
 }
 
@@ -33,7 +35,7 @@ export function handPlan(
 ): Plan {
   let rank = 0;
   const planStages: PlanStage[] = stages.map((s, index) => {
-    const strategies: StrategyRun[] = s.runs.map((r) => ({ layers: r.layers, dp: r.dp, tp: r.tp, fsdp: r.fsdp ?? false, recompute: r.recompute ?? false }));
+    const strategies: StrategyRun[] = s.runs.map((r) => ({ layers: r.layers, dp: r.dp, tp: r.tp, fsdp: r.fsdp ?? false, ...(r.zero ? { zero: r.zero } : {}), recompute: r.recompute ?? false }));
     const st: PlanStage = { index, layers: s.layers, ranks: [rank, s.devices], strategies };
     rank += s.devices;
     return st;

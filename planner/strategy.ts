@@ -9,22 +9,34 @@ export interface Strategy {
   tp: number;
   /** Fully sharded data parallel (ZeRO-3) over the dp group: parameters, gradients and optimizer states sharded. */
   fsdp: boolean;
+  /**
+   * ZeRO stage of a layer that is not fully sharded (Rajbhandari et al. 2020, sec. 5): 1 shards the
+   * optimizer states over the dp group (Megatron-LM's distributed optimizer), 2 also the gradients.
+   * Absent: 0 (replicated). Only with dp > 1 and fsdp false; `zeroStage` folds fsdp in as stage 3.
+   */
+  zero?: 1 | 2;
   /** Activation recomputation: keep only the layer input, recompute the forward during backward. */
   recompute: boolean;
 }
 
+/** The ZeRO stage of a strategy: 3 for FSDP, else its `zero` (0 when absent). */
+export function zeroStage(s: Strategy): 0 | 1 | 2 | 3 {
+  return s.fsdp ? 3 : (s.zero ?? 0);
+}
+
 export function strategyKey(s: Strategy): string {
-  return `dp${s.dp}.tp${s.tp}${s.fsdp ? '.fsdp' : ''}${s.recompute ? '.rc' : ''}`;
+  return `dp${s.dp}.tp${s.tp}${s.fsdp ? '.fsdp' : ''}${s.zero ? `.z${s.zero}` : ''}${s.recompute ? '.rc' : ''}`;
 }
 
 export function sameStrategy(a: Strategy, b: Strategy): boolean {
-  return a.dp === b.dp && a.tp === b.tp && a.fsdp === b.fsdp && a.recompute === b.recompute;
+  return a.dp === b.dp && a.tp === b.tp && a.fsdp === b.fsdp && (a.zero ?? 0) === (b.zero ?? 0) && a.recompute === b.recompute;
 }
 
 /** "tp4 x dp2 +fsdp +recompute" for summaries. */
 export function describeStrategy(s: Strategy): string {
   const parts = [`dp${s.dp}`, `tp${s.tp}`];
   if (s.fsdp) parts.push('fsdp');
+  if (s.zero) parts.push(`zero${s.zero}`);
   if (s.recompute) parts.push('recompute');
   return parts.join(' ');
 }

@@ -26,9 +26,13 @@ export function strategiesForStage(input: CostModelInput, g: number): Strategy[]
   const out: Strategy[] = [];
   for (const tp of tpDegreesFor(input.cluster, g, input.options)) {
     const dp = g / tp;
-    for (const fsdp of dp > 1 && input.options.allowFsdp ? [false, true] : [false]) {
+    // Data-parallel sharding: replicated, ZeRO-1, ZeRO-2 (allowZero), FSDP = ZeRO-3 (allowFsdp).
+    const shardings: { fsdp: boolean; zero?: 1 | 2 }[] = [{ fsdp: false }];
+    if (dp > 1 && input.options.allowZero) shardings.push({ fsdp: false, zero: 1 }, { fsdp: false, zero: 2 });
+    if (dp > 1 && input.options.allowFsdp) shardings.push({ fsdp: true });
+    for (const sh of shardings) {
       for (const recompute of input.options.allowRecompute ? [false, true] : [false]) {
-        out.push({ dp, tp, fsdp, recompute });
+        out.push({ dp, tp, ...sh, recompute });
       }
     }
   }

@@ -16,6 +16,8 @@ export interface CostModelOptions {
   memoryBudgetBytes?: number;
   /** Strategy switches (all on by default). */
   allowFsdp: boolean;
+  /** ZeRO-1 and ZeRO-2 (optimizer states / and gradients sharded over dp) as per-layer choices. */
+  allowZero: boolean;
   allowRecompute: boolean;
   /** Largest tensor-parallel degree considered (default: devices per node). */
   maxTp?: number;
@@ -24,6 +26,7 @@ export interface CostModelOptions {
 export const DEFAULT_COST_MODEL_OPTIONS: CostModelOptions = {
   allowCrossNodeTp: false,
   allowFsdp: true,
+  allowZero: true,
   allowRecompute: true,
 };
 

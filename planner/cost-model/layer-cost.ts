@@ -11,6 +11,13 @@
 //   backward finishes and overlapping the backward of the layers before it (PyTorch DDP bucketing,
 //   Li et al. 2020); exposed part max(0, AR - bwd), charged as 1/c per micro-batch (UniAP folds a
 //   layer's share of gradient synchronization into A[u][k]).
+// - ZeRO-1 (optimizer states sharded; Megatron-LM's distributed optimizer, Rajbhandari et al. 2020
+//   sec. 5.1): once per iteration the fp32 gradients are reduce-scattered, launched as the layer's
+//   backward of the last micro-batch ends (exposed max(0, RS - bwd) as for the all-reduce), and after
+//   the optimizer step each rank's updated shard is all-gathered in the weights' dtype (exposed: the
+//   executor gathers before the next iteration starts). ZeRO-2 (gradients sharded too, sec. 5.2)
+//   reduce-scatters every micro-batch's gradient as its backward ends (exposed max(0, RS - bwd) per
+//   micro-batch) and all-gathers the weights once per iteration like ZeRO-1.
 // - Overlapped communication slows the compute it overlaps by Profile.overlapSlowdown (measured).
 // - Gradients travel in fp32 in 16-bit training (Megatron-LM --bf16 reduces its fp32 main grads;
 //   the executor and FSDP2 with reduce_dtype fp32 do too): 4 bytes per parameter (configs/model-state.ts).
@@ -25,6 +32,7 @@ import { layerInputBytes, layerShapeKey, dtypeBytes } from '../../configs/model-
 import { layerTpCollectives } from '../../configs/model-tp.ts';
 import { modelStateBytes, type ModelStateBytes } from './memory.ts';
 import { stateBytesPerParameter } from '../../configs/model-state.ts';
+import { zeroStage } from '../strategy.ts';
 
 /**
  * Bytes AdamW moves per parameter and step: reads and writes the fp32 master weight, m and v (24),
@@ -77,7 +85,9 @@ export function layerCost(
   // Parameters on this device after the TP split, and their bytes in the training dtype.
   const paramBytes = e.parameterBytes;
   const params = paramBytes / dtypeBytes(layer.dtype);
-  const gradBytes = params * stateBytesPerParameter(layer.dtype).gradient;
+  const perParam = stateBytesPerParameter(layer.dtype);
+  const gradBytes = params * perParam.gradient;
+  const zero = zeroStage(s);
   let fsdpExposedMs = 0;
   let gradSyncExposedMs = 0;
   let overlappedCommMs = 0;
@@ -91,6 +101,15 @@ export function layerCost(
       const exposedBwd = Math.max(0, ag + rs - bwd);
       fsdpExposedMs = exposedFwd + exposedBwd;
       overlappedCommMs = 2 * ag + rs - fsdpExposedMs;
+    } else if (zero === 1 || zero === 2) {
+      const rs = lookup.collectiveMs('reduce-scatter', gradBytes, s.dp, groups.dpNodes);
+      const ag = lookup.collectiveMs('all-gather', params * perParam.weight, s.dp, groups.dpNodes);
+      // ZeRO-1: one reduce-scatter per iteration; ZeRO-2: one per micro-batch. Both: one all-gather
+      // per iteration, exposed. Per-iteration terms are charged 1/c per micro-batch.
+      const rsExposed = Math.max(0, rs - bwd);
+      const rsPerMicroBatch = zero === 2 ? rsExposed : rsExposed / microBatches;
+      gradSyncExposedMs = rsPerMicroBatch + ag / microBatches;
+      overlappedCommMs = (zero === 2 ? rs - rsExposed : (rs - rsExposed) / microBatches);
     } else {
       // One gradient all-reduce per iteration (nccl-tests bus bandwidth: 2(n-1)/n factor in lookup).
       const ar = lookup.collectiveMs('all-reduce', gradBytes, s.dp, groups.dpNodes);
@@ -100,17 +119,25 @@ export function layerCost(
     }
   }
   computeMs += overlapSlowdown * overlappedCommMs;
-  const optimizerParams = s.fsdp ? params / s.dp : params;
+  const optimizerParams = zero >= 1 && s.dp > 1 ? params / s.dp : params;
   const optimizerMs = optimizerBytesPerMs > 0 ? (optimizerParams * optimizerBytesPerParameter(layer.dtype)) / optimizerBytesPerMs / microBatches : 0;
   computeMs += optimizerMs;
 
-  const state = modelStateBytes(params, layer.dtype, s.fsdp ? 3 : 0, s.dp);
+  const state = modelStateBytes(params, layer.dtype, s.dp > 1 ? zero : 0, s.dp);
   // Full recomputation keeps only the layer input (Korthikanti et al. 2022, sec. 4.1: 2sbh in 16-bit).
   const activationBytes = s.recompute ? layerInputBytes(layer, m) : e.activationBytes;
   // Transient peak: the profile's working set; recomputation materializes the layer's activations
-  // again during its backward; FSDP holds the gathered parameters of this layer and the prefetched next.
+  // again during its backward; FSDP holds the gathered parameters of this layer and the prefetched next;
+  // ZeRO-1/2 hold the all-gathered weights before they are copied in, ZeRO-2 one micro-batch's full
+  // fp32 gradient before its reduce-scatter, and in 16-bit training both hold the 16-bit gradient
+  // autograd produces before it is added to the fp32 one.
+  const sixteenBit = perParam.weight < 4;
+  const zeroWorkspace =
+    s.dp > 1 && (zero === 1 || zero === 2)
+      ? params * perParam.weight + (zero === 2 ? gradBytes : 0) + (sixteenBit ? params * perParam.weight : 0)
+      : 0;
   const workspaceBytes =
-    e.workingSetBytes + (s.recompute ? e.activationBytes : 0) + (s.fsdp && s.dp > 1 ? 2 * paramBytes : 0);
+    e.workingSetBytes + (s.recompute ? e.activationBytes : 0) + (s.fsdp && s.dp > 1 ? 2 * paramBytes : 0) + zeroWorkspace;
 
   const breakdown = { computeMs, tpCommMs, fsdpExposedMs, gradSyncExposedMs, overlappedCommMs };
   const timeMs = computeMs + tpCommMs + fsdpExposedMs + gradSyncExposedMs;

@@ -105,6 +105,12 @@ describe('executor parity on tiny-gpt (Gloo, CPU)', () => {
     ['pure data parallel (dp2)', () => uniformPlan(model, 2, { dp: 2, tp: 1 }, batch)],
     ['pure tensor parallel (tp2)', () => uniformPlan(model, 2, { dp: 1, tp: 2 }, batch)],
     ['fully sharded data parallel (dp2 fsdp)', () => uniformPlan(model, 2, { dp: 2, tp: 1, fsdp: true }, batch)],
+    ['ZeRO-1: optimizer states sharded (dp2 zero1)', () => uniformPlan(model, 2, { dp: 2, tp: 1, zero: 1 }, batch)],
+    ['ZeRO-2: gradients sharded too (dp2 zero2)', () => uniformPlan(model, 2, { dp: 2, tp: 1, zero: 2 }, batch)],
+    ['ZeRO-1 and ZeRO-2 with recomputation, tp and FSDP in one stage', () => handPlan(model, [{ layers: [0, 5], devices: 2, runs: [
+      { layers: [0, 0], dp: 2, tp: 1, zero: 1 }, { layers: [1, 1], dp: 2, tp: 1, zero: 2, recompute: true }, { layers: [2, 2], dp: 1, tp: 2 },
+      { layers: [3, 3], dp: 2, tp: 1, zero: 1, recompute: true }, { layers: [4, 4], dp: 2, tp: 1, fsdp: true }, { layers: [5, 5], dp: 2, tp: 1, zero: 2 },
+    ] }], batch)],
     ['pp=2 GPipe', () => handPlan(model, [
       { layers: [0, 2], devices: 1, runs: [{ layers: [0, 2], dp: 1, tp: 1 }] },
       { layers: [3, 5], devices: 1, runs: [{ layers: [3, 5], dp: 1, tp: 1 }] },
@@ -161,6 +167,17 @@ describe('executor parity on tiny-gpt (Gloo, CPU)', () => {
     const losses = lossesOf(results);
     losses.forEach((l, i) => expect(Math.abs(l - reference[i]!) / reference[i]!).toBeLessThan(2e-2));
     expect(losses.some((l, i) => l !== reference[i])).toBe(true); // it really computed in bf16
+  }, TIMEOUT);
+
+  it('the bf16 path of ZeRO-1 and ZeRO-2 (bf16 weights, fp32 gradient buffer and master shards) trains close to fp32', async () => {
+    const plan = uniformPlan(model, 2, { dp: 2, tp: 1, zero: 1 }, batch);
+    plan.stages[0]!.strategies = [
+      { layers: [0, 2], dp: 2, tp: 1, fsdp: false, zero: 1, recompute: false },
+      { layers: [3, 5], dp: 2, tp: 1, fsdp: false, zero: 2, recompute: false },
+    ];
+    const losses = lossesOf(await train(model, plan, 'bf16-zero', { steps: 2, env: { UNIAP_NUM_THREADS: '1', UNIAP_COMPUTE_DTYPE: 'bf16' } }));
+    losses.forEach((l, i) => expect(Math.abs(l - reference[i]!) / reference[i]!).toBeLessThan(2e-2));
+    expect(losses.some((l, i) => l !== reference[i])).toBe(true);
   }, TIMEOUT);
 
   it('the tokenized-file dataset (uint16) gives the same losses under fsdp as single-process', async () => {

@@ -25,14 +25,12 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const model: ModelSpec = resolveModel(
-  {
-    name: 'tiny-gpt-bf16', family: 'decoder-only', dtype: 'bf16', hiddenSize: 64, ffnSize: 256, activation: 'gelu', heads: 4,
-    seqLength: 16, vocabSize: 256, norm: 'layernorm', bias: true,
-    blocks: [{ type: 'embedding', positionEmbedding: 'learned' }, { type: 'decoder', count: 4 }, { type: 'head', tiedEmbedding: false, bias: false }],
-  },
-  'state-bytes.test.ts',
-);
+const MODEL_CONFIG = {
+  name: 'tiny-gpt-bf16', family: 'decoder-only', dtype: 'bf16', hiddenSize: 64, ffnSize: 256, activation: 'gelu', heads: 4,
+  seqLength: 16, vocabSize: 256, norm: 'layernorm', bias: true,
+  blocks: [{ type: 'embedding', positionEmbedding: 'learned' }, { type: 'decoder', count: 4 }, { type: 'head', tiedEmbedding: false, bias: false }],
+};
+const model: ModelSpec = resolveModel(MODEL_CONFIG, 'state-bytes.test.ts');
 
 describe('model-state memory: executor vs cost model', () => {
   it('replicated, tensor-parallel and fully sharded layers hold what configs/model-state.ts charges (within fsdp padding)', async () => {
@@ -57,6 +55,30 @@ describe('model-state memory: executor vs cost model', () => {
       const predicted = m.weightBytes + m.gradientBytes + m.optimizerBytes;
       // FSDP pads each flat shard to a multiple of dp: a few elements per layer.
       expect(Math.abs(held - predicted) / predicted, `rank ${r.rank}: executor ${held} B vs cost model ${predicted} B`).toBeLessThan(0.005);
+    }
+  }, TIMEOUT);
+
+  it('ZeRO-1 and ZeRO-2 layers hold what configs/model-state.ts charges (6 + 12/dp and 2 + 16/dp in 16-bit; 8 + 8/dp and 4 + 12/dp in fp32)', async () => {
+    for (const dtype of ['bf16', 'fp32'] as const) {
+      const m = dtype === 'bf16' ? model : resolveModel({ ...MODEL_CONFIG, name: 'tiny-gpt-fp32', dtype: 'fp32' }, 'state-bytes.test.ts');
+      const plan = handPlan(m, [
+        { layers: [0, 5], devices: 2, runs: [{ layers: [0, 2], dp: 2, tp: 1, zero: 1 }, { layers: [3, 5], dp: 2, tp: 1, zero: 2 }] },
+      ], { globalBatch: 4, microBatches: 2 });
+      const results = await runLocal({
+        ...writeRunFiles(dir, `zero-${dtype}`, plan, m),
+        steps: 2, seed: 1, lr: 1e-3, worldSize: 2, timeoutMs: 50_000,
+        env: { UNIAP_NUM_THREADS: '1', UNIAP_COMPUTE_DTYPE: dtype },
+      });
+      expect(describeFailures(results)).toBe('');
+      const cluster = localCpuCluster(2);
+      const report = estimatePlan(prepareCostModel(m, cluster, { globalBatch: plan.globalBatch, options: optionsForPlan(plan, cluster) }), plan);
+      const mem = report.memory[0]!;
+      const predicted = mem.weightBytes + mem.gradientBytes + mem.optimizerBytes;
+      for (const r of results) {
+        const steps = r.events.filter((e): e is StepEvent => e.event === 'step');
+        const held = steps[steps.length - 1]!.stateBytes!;
+        expect(Math.abs(held - predicted) / predicted, `${dtype} rank ${r.rank}: executor ${held} B vs cost model ${predicted} B`).toBeLessThan(0.005);
+      }
     }
   }, TIMEOUT);
 });

@@ -76,5 +76,7 @@ def load(root: str, rank: int, runners: List[LayerRunner], optimizer: torch.opti
             if saved.shape != r.param.shape:
                 raise SpecError(f"{path}: layer {r.index} has shape {tuple(saved.shape)}, expected {tuple(r.param.shape)}")
             r.param.copy_(saved.to(r.param.device))
+    for r in runners:
+        r.after_optimizer()  # ZeRO layers: rebuild the full weights from the restored master shards
     optimizer.load_state_dict(state["optimizer"])
     return step

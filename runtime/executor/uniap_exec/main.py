@@ -151,6 +151,8 @@ def run(args: argparse.Namespace, rank: int) -> None:
         for r in ordered:
             r.before_optimizer()
         optimizer.step()
+        for r in ordered:
+            r.after_optimizer()
         loss: Optional[float] = None
         if loss_share is not None:
             assert head_place is not None

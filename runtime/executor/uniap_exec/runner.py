@@ -12,6 +12,14 @@ become views bound before each forward):
   not kept: saved-tensor hooks replace views of it by (offset, size, stride) and the backward gathers
   again. Each micro-batch's full gradient is reduce-scattered (Gloo: all-reduce then slice) as soon as
   the layer's backward for it is done.
+- ZeRO-1 / ZeRO-2 (Rajbhandari et al. 2020 sec. 5.1-5.2; ZeRO-1 is Megatron-LM's distributed
+  optimizer): the full weights are kept in the compute dtype (the leaf the module's views bind to) and
+  the optimizer owns only this rank's 1/dp shard of the fp32 master weights (in fp32 training a view of
+  the weights, so no second copy). ZeRO-1 accumulates the full fp32 gradient over the micro-batches
+  (16-bit training: into a kept fp32 buffer, Megatron's main_grad) and reduces it once, as the data
+  parallel path does, keeping its shard; ZeRO-2 reduce-scatters every micro-batch's gradient as its
+  backward ends (the fsdp path's reduce-scatter) and keeps only the shard. After the optimizer step
+  the updated shards are all-gathered into the weights. Bytes per parameter: configs/model-state.ts.
 - recomputation: torch.utils.checkpoint (reentrant) keeps only the layer input; the forward runs again
   in backward (for fsdp layers that includes the gather).
 Gradients are sums over the dp group: the loss is pre-scaled by 1 / (microBatches * head dp), so the
@@ -75,7 +83,7 @@ class GradSync:
         self.deferred: List["LayerRunner"] = []
 
     def dp_ready(self, runner: "LayerRunner") -> None:
-        grad = runner.flat.grad
+        grad = runner.dp_grad()
         if grad is None:
             return
         if self.overlap:
@@ -96,12 +104,14 @@ class GradSync:
 
     def finish(self) -> None:
         for runner in self.deferred:  # overlap off: every reduction now, one after the other
-            comm.all_reduce(runner.flat.grad, runner.place.dp_group)
+            comm.all_reduce(runner.dp_grad(), runner.place.dp_group)
+            runner.on_reduced()
         self.deferred.clear()
         while self.pending:
-            _, work = self.pending.popleft()
+            runner, work = self.pending.popleft()
             with comm.blocking():
                 work.wait()
+            runner.on_reduced()
         while self.scatters:
             r, p = self.scatters.popleft()
             r.add_shard_grad(p.result())
@@ -136,6 +146,7 @@ class LayerRunner:
         module.to(device)  # buffers (attention masks, index tables)
         self.numel = flat.numel()
         self.fsdp = strategy.fsdp and place.dp > 1
+        self.zero = strategy.zero if place.dp > 1 and not self.fsdp else 0
         self.next_fsdp: Optional["LayerRunner"] = None  # the next fsdp layer of the stage (forward prefetch)
         self.prev_fsdp: Optional["LayerRunner"] = None  # the previous one (backward prefetch)
         self._fwd_done = 0
@@ -151,6 +162,23 @@ class LayerRunner:
             self._bwd_full: Dict[int, torch.Tensor] = {}
             self._cur_full: Optional[torch.Tensor] = None
             self.flat = None  # type: ignore[assignment]
+        elif self.zero:
+            dp = place.dp
+            self.padded = -(-self.numel // dp) * dp
+            self.shard_len = self.padded // dp
+            lo = place.dp_index * self.shard_len
+            padded = torch.zeros(self.padded, device=device)
+            padded[: self.numel] = flat
+            self.weights = nn.Parameter(padded.to(compute_dtype) if compute_dtype != torch.float32 else padded)
+            # The optimizer's fp32 master shard: a view of the weights in fp32 training (no copy).
+            master = self.weights.data[lo:lo + self.shard_len] if compute_dtype == torch.float32 else padded[lo:lo + self.shard_len].clone()
+            self.master = nn.Parameter(master)
+            self.main_grad: Optional[torch.Tensor] = None  # ZeRO-1, 16-bit: the kept fp32 gradient buffer
+            self.shard_grad = None
+            self._acc_count = 0
+            self.flat = None  # type: ignore[assignment]
+            self._acc = self.weights.expand_as(self.weights).grad_fn.next_functions[0][0]  # type: ignore[union-attr]
+            self._acc.register_hook(self._on_zero_accumulated)
         else:
             self.flat = nn.Parameter(flat)
             self._acc_count = 0
@@ -164,7 +192,8 @@ class LayerRunner:
 
     @property
     def param(self) -> nn.Parameter:
-        return self.shard if self.fsdp else self.flat
+        """What the optimizer updates: the fsdp shard, the ZeRO master shard, or the flat tensor."""
+        return self.shard if self.fsdp else self.master if self.zero else self.flat
 
     def param_bytes(self) -> int:
         p = self.param
@@ -176,9 +205,18 @@ class LayerRunner:
         moments. Called after the optimizer step; configs/model-state.ts prices the same tensors."""
         p = self.param
         total = p.numel() * p.element_size()
-        if p.grad is not None:
+        if self.zero:
+            # The full weights; the master shard counts only where it is not a view of them; the
+            # gradient kept is the full fp32 one (ZeRO-1) or this rank's shard of it (ZeRO-2).
+            total = self.weights.numel() * self.weights.element_size()
+            if p.data_ptr() < self.weights.data_ptr() or p.data_ptr() >= self.weights.data_ptr() + total:
+                total += p.numel() * p.element_size()
+            for g in ((self.main_grad, self.weights.grad) if self.zero == 1 else (self.shard_grad,)):
+                if g is not None:
+                    total += g.numel() * g.element_size()
+        elif p.grad is not None:
             total += p.grad.numel() * p.grad.element_size()
-        if not self.fsdp and self._compute_copy is not None:
+        if not self.fsdp and not self.zero and self._compute_copy is not None:
             total += self._compute_copy.numel() * self._compute_copy.element_size()
         for t in optimizer.state.get(p, {}).values():
             if torch.is_tensor(t) and t.numel() > 1:  # exp_avg, exp_avg_sq; not the scalar step count
@@ -189,18 +227,66 @@ class LayerRunner:
         if self.fsdp:
             self.shard.grad = None
             self.shard_grad = None
+        elif self.zero:
+            self.weights.grad = None
+            self.master.grad = None
+            self.shard_grad = None
+            if self.main_grad is not None:
+                self.main_grad.zero_()
+            self._acc_count = 0
         else:
             self.flat.grad = None
             self._acc_count = 0
             self._compute_copy = None
 
     def before_optimizer(self) -> None:
+        if self.zero:
+            self.master.grad = self.shard_grad if self.shard_grad is not None else torch.zeros_like(self.master)
+            return
         if self.fsdp:
             self.shard.grad = self.shard_grad if self.shard_grad is not None else torch.zeros_like(self.shard)
             if self._gathers or self._bwd_full:
                 raise RuntimeError(f"layer {self.index}: fsdp gathers left over at the end of the step")
 
+    def after_optimizer(self) -> None:
+        """ZeRO-1/2: all-gather the updated master shards into the full weights (also after a resume)."""
+        if not self.zero:
+            return
+        with torch.no_grad():
+            out, work = comm.all_gather_flat(self.master.detach().to(self.weights.dtype), self.place.dp_group, self.place.dp)
+            self.weights.data.copy_(comm.finish_gather(out, work))
+
     # ---- data parallel ---------------------------------------------------------------------------
+
+    def dp_grad(self) -> Optional[torch.Tensor]:
+        """The full gradient the once-per-iteration all-reduce sums (data parallel and ZeRO-1)."""
+        if self.zero:
+            return self.main_grad if self.main_grad is not None else self.weights.grad
+        return self.flat.grad
+
+    def on_reduced(self) -> None:
+        """After the all-reduce: ZeRO-1 keeps this rank's shard of the summed gradient."""
+        if self.zero == 1:
+            full = self.dp_grad()
+            lo = self.place.dp_index * self.shard_len
+            self.shard_grad = full[lo:lo + self.shard_len]  # type: ignore[index]  # a view: no second copy
+
+    def _on_zero_accumulated(self, *_: Any) -> None:
+        self._acc_count += 1
+        g = self.weights.grad
+        if g is None:
+            return
+        if self.zero == 2:  # every micro-batch: reduce-scatter, keep the shard only
+            self.weights.grad = None
+            self.sync.fsdp_grad(self, g.detach().float().contiguous())
+            return
+        if self.weights.dtype != torch.float32:  # ZeRO-1, 16-bit: add into the kept fp32 buffer
+            if self.main_grad is None:
+                self.main_grad = torch.zeros(self.padded, device=g.device)
+            self.main_grad.add_(g.detach().float())
+            self.weights.grad = None
+        if self._acc_count == self.micro_batches:
+            self.sync.dp_ready(self)
 
     def _on_accumulated(self, *_: Any) -> None:
         self._acc_count += 1
@@ -280,6 +366,8 @@ class LayerRunner:
     def forward(self, mb: int, x: Any, enc: Optional[torch.Tensor] = None) -> torch.Tensor:
         if self.fsdp:
             p: torch.Tensor = self.shard
+        elif self.zero:
+            p = self.weights  # already in the compute dtype
         elif self.compute_dtype == self.flat.dtype:
             p = self.flat
         else:

@@ -27,6 +27,7 @@ class LayerStrategy:
     tp: int
     fsdp: bool
     recompute: bool
+    zero: int = 0  # ZeRO stage of a layer that is not fully sharded: 0, 1 or 2 (planner/strategy.ts)
 
 
 @dataclass
@@ -92,7 +93,8 @@ class RunSpec:
             r0, rn = int(s["ranks"][0]), int(s["ranks"][1])
             strategies: Dict[int, LayerStrategy] = {}
             for run in s["strategies"]:
-                st = LayerStrategy(int(run["dp"]), int(run["tp"]), bool(run["fsdp"]), bool(run["recompute"]))
+                st = LayerStrategy(int(run["dp"]), int(run["tp"]), bool(run["fsdp"]), bool(run["recompute"]),
+                                   int(run.get("zero", 0)))
                 for u in range(int(run["layers"][0]), int(run["layers"][1]) + 1):
                     strategies[u] = st
             stages.append(Stage(i, lo, hi, r0, rn, strategies))

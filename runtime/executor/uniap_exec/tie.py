@@ -4,7 +4,7 @@ equal while every tied layer holds its own copy, possibly on other stages or und
 The copies start equal (layers.py initializes them from the owner's generator) and the optimizer is
 elementwise (AdamW), so they stay equal if all receive the same gradient: the sum of every tied
 layer's gradient. Each rank holding either copy adds the part of the gradient it
-owns (its tensor-parallel rows, its fsdp shard; one dp replica only) into a zeroed [vocab * hidden]
+owns (its tensor-parallel rows, its fsdp or ZeRO gradient shard; one dp replica only) into a zeroed [vocab * hidden]
 buffer, the buffer is all-reduced over the tie group (all ranks of the stages holding a copy), and each rank reads
 its part back. Megatron does the same with an all-reduce between the first and last stage.
 """
@@ -37,7 +37,7 @@ def sync_tied(runners: List[LayerRunner], vocab: int, hidden: int, group: Option
         else:
             own_tp = True
         row0 = (r.place.tp_index * n) if split else 0  # element offset of this rank's rows in the full table
-        if r.fsdp:
+        if r.fsdp or r.zero:
             lo = max(o, r.place.dp_index * r.shard_len)
             hi = min(o + n, (r.place.dp_index + 1) * r.shard_len)
             if hi <= lo:
