@@ -4,6 +4,9 @@
 // for 64, < 60 s for 1024, < 1 GB); then HiGHS on the boundary-form MIQP alone (no warm start) vs
 // the exact solver on the same CostTables, as a ratio. Batch sizes are our choice (noted per case).
 // The machine is shared: the load average is printed with the results.
+// Each case runs twice in the same run: in round 1's search space (--space round1: per layer dp x tp,
+// FSDP, recomputation) as the baseline, and in today's (ZeRO-1/2 per layer added), so the cost of the
+// larger space shows as a ratio of wall times, and its gain as a ratio of predicted times.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -70,10 +73,12 @@ interface ChildResult {
   highs: { instance: string; exactMs: number; highsMs: number; highsStatus: string; highsGap: number; agree: boolean }[];
 }
 
-async function child(index: number, highsLimitMs: number): Promise<ChildResult> {
+type Space = 'round1' | 'current';
+
+async function child(index: number, highsLimitMs: number, space: Space): Promise<ChildResult> {
   const c = CASES[index]!;
   const t0 = performance.now();
-  const input = prepareCostModel(c.model(), c.cluster(), { globalBatch: c.batch });
+  const input = prepareCostModel(c.model(), c.cluster(), { globalBatch: c.batch, options: { allowZero: space === 'current' } });
   const devices = input.cluster.nodes.reduce((s, n) => s + n.devices, 0);
   const base = { name: c.name, devices, layers: input.model.layers.length };
   let outcome: string;
@@ -140,28 +145,39 @@ async function main(): Promise<void> {
   };
   const highsLimitMs = Number(flag('--highs-limit') ?? 30) * 1000;
   if (flag('--case') !== undefined) {
-    process.stdout.write(JSON.stringify(await child(Number(flag('--case')), highsLimitMs)) + '\n');
+    process.stdout.write(JSON.stringify(await child(Number(flag('--case')), highsLimitMs, (flag('--space') ?? 'current') as Space)) + '\n');
     return;
   }
+  const spaces: Space[] = flag('--space') ? [flag('--space') as Space] : ['round1', 'current'];
   const only = flag('--only');
   const results: (ChildResult & { targetS: number })[] = [];
   const load0 = os.loadavg()[0]!;
   for (const [i, c] of CASES.entries()) {
     if (only && !c.name.includes(only)) continue;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--case', String(i), '--highs-limit', String(highsLimitMs / 1000)], {
-      encoding: 'utf8',
-      maxBuffer: 1 << 26,
-    });
-    const line = r.stdout.trim().split('\n').pop() ?? '';
-    if (r.status !== 0 || !line.startsWith('{')) {
-      process.stdout.write(`${c.name}: failed (${r.status})\n${r.stderr.slice(-2000)}\n`);
-      continue;
+    const bySpace = new Map<Space, ChildResult>();
+    for (const space of spaces) {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--case', String(i), '--highs-limit', String(highsLimitMs / 1000), '--space', space], {
+        encoding: 'utf8',
+        maxBuffer: 1 << 26,
+      });
+      const line = r.stdout.trim().split('\n').pop() ?? '';
+      if (r.status !== 0 || !line.startsWith('{')) {
+        process.stdout.write(`${c.name} (${space}): failed (${r.status})\n${r.stderr.slice(-2000)}\n`);
+        continue;
+      }
+      const res = { ...(JSON.parse(line) as ChildResult), targetS: c.targetS };
+      bySpace.set(space, res);
+      if (space === 'current' || spaces.length === 1) results.push(res);
+      process.stdout.write(
+        `${pad(res.name, 32)} ${pad(space, 7)} ${String(res.devices).padStart(5)} dev ${String(res.layers).padStart(4)} layers  ${(res.wallMs / 1000).toFixed(2).padStart(6)} s (target ${c.targetS} s, ${(res.wallMs / 1000 / c.targetS).toFixed(2)}x)  ${res.peakRssMb.toFixed(0).padStart(5)} MB  solved/configs ${res.configs ?? '-'}  ${res.outcome}\n`,
+      );
     }
-    const res = { ...(JSON.parse(line) as ChildResult), targetS: c.targetS };
-    results.push(res);
-    process.stdout.write(
-      `${pad(res.name, 32)} ${String(res.devices).padStart(5)} dev ${String(res.layers).padStart(4)} layers  ${(res.wallMs / 1000).toFixed(2).padStart(6)} s (target ${c.targetS} s, ${(res.wallMs / 1000 / c.targetS).toFixed(2)}x)  ${res.peakRssMb.toFixed(0).padStart(5)} MB  solved/configs ${res.configs ?? '-'}  ${res.outcome}\n`,
-    );
+    const a = bySpace.get('round1');
+    const b = bySpace.get('current');
+    if (a && b) {
+      const tpi = a.timePerIterationMs && b.timePerIterationMs ? `, predicted time current/round1 ${(b.timePerIterationMs / a.timePerIterationMs).toFixed(3)}` : '';
+      process.stdout.write(`${pad('', 32)} wall time current/round1 ${(b.wallMs / a.wallMs).toFixed(2)}x${tpi}\n`);
+    }
   }
   process.stdout.write(`\nload average ${load0.toFixed(1)} -> ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} CPUs (shared machine)\n`);
   const pass = results.filter((r) => r.wallMs / 1000 < r.targetS && r.peakRssMb < 1024).length;

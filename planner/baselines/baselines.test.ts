@@ -17,17 +17,18 @@ describe('baselines', () => {
     expect(evenSplit(m, 32)).toHaveLength(32);
   });
 
-  it('Megatron enumerates every uniform (pp, dp, tp, c, recompute) configuration', () => {
+  it('Megatron enumerates every uniform (pp, dp, tp, c, recompute, distributed optimizer) configuration, never ZeRO-2 or FSDP', () => {
     const input = prepareCostModel(loadModel('tiny-gpt'), loadCluster('h100-1x8'), { globalBatch: 8 });
     const r = megatronBaseline(input);
     let expected = 0;
     for (const config of configurations(input, { schedule: '1f1b' })) {
       const t = buildCostTables(input, config);
-      expected += t.strategies.filter((s, k) => !s.fsdp && t.allowed.every((row) => row[k])).length;
+      expected += t.strategies.filter((s, k) => !s.fsdp && s.zero !== 2 && t.allowed.every((row) => row[k])).length;
     }
     expect(r.candidates.length).toBe(expected);
     expect(r.feasible + r.infeasible).toBe(expected);
     expect(r.candidates.every((c) => c.placement.strategy.every((k) => k === c.placement.strategy[0]))).toBe(true);
+    expect(r.candidates.some((c) => c.distributedOptimizer)).toBe(true);
   });
 
   it('the planner is never slower than any baseline on a memory-bound model (it searches a superset)', async () => {

@@ -56,5 +56,5 @@ function stages(d: number): string {
 }
 
 function uniformText(c: MegatronResult['fastest'] & object): string {
-  return `pp ${c.stages}, dp ${c.dp}, tp ${c.tp}, ${c.microBatches} micro-batches${c.recompute ? ', recompute' : ''}`;
+  return `pp ${c.stages}, dp ${c.dp}, tp ${c.tp}, ${c.microBatches} micro-batches${c.recompute ? ', recompute' : ''}${c.distributedOptimizer ? ', distributed optimizer' : ''}`;
 }

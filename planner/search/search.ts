@@ -6,6 +6,7 @@
 // (--solver highs|glpk|lp-solver) then solves the MIQP of record warm-started by it.
 import type { CostModelInput } from '../cost-model/input.ts';
 import type { CostTables, Placement } from '../cost-model/tables.ts';
+import { pruneDominated } from '../cost-model/dominance.ts';
 import { buildCostTables } from '../cost-model/build.ts';
 import type { Plan, PlanSearch } from '../plan.ts';
 import { planFromPlacement } from '../plan-build.ts';
@@ -135,7 +136,8 @@ export async function searchPlan(input: CostModelInput, opts: SearchOptions = {}
       report();
       continue;
     }
-    const t = entry.tables ?? buildCostTables(input, config);
+    // Dominated strategies are left out of the solve (dominance.ts: the optimum does not change).
+    const t = pruneDominated(entry.tables ?? buildCostTables(input, config)).tables;
     delete entry.tables;
     const t0 = performance.now();
     // S3: the exact solver is the fast path and the bound; a MILP backend then solves the MIQP warm-started.

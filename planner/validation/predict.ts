@@ -17,6 +17,7 @@ import { buildCostTables } from '../cost-model/build.ts';
 import { evaluatePlacement } from '../cost-model/evaluate.ts';
 import { prepareCostModel } from '../cost-model/input.ts';
 import type { MeasuredRun, ModelShape } from './runs.ts';
+import { zeroStage } from '../strategy.ts';
 
 /**
  * Node links of a typical node of each device type when a row names only the GPU: the vendor's
@@ -125,6 +126,7 @@ export function predictRun(run: MeasuredRun, opts: PredictOptions = {}, cache = 
     maxTp: run.tp,
     allowCrossNodeTp: run.tp > perNode,
     allowFsdp: run.zeroStage === 3,
+    allowZero: run.zeroStage === 1 || run.zeroStage === 2,
     allowRecompute: run.recompute === 'full',
   };
   // Only the one micro-batch size and tp degree this run uses need a profile.
@@ -134,7 +136,8 @@ export function predictRun(run: MeasuredRun, opts: PredictOptions = {}, cache = 
   const profile = opts.factors ? applyCalibration(raw, { ...opts.factors, reservedBytes: raw.device.reservedBytes }) : raw;
   const input = prepareCostModel(model, cluster, { globalBatch: run.globalBatch, profile, options });
   const tables = buildCostTables(input, { stages: run.pp, microBatches, schedule: '1f1b' });
-  const k = tables.strategies.findIndex((s) => s.dp === run.dp && s.tp === run.tp && s.fsdp === (run.zeroStage === 3) && s.recompute === (run.recompute === 'full'));
+  const zero = run.dp > 1 ? run.zeroStage : 0;
+  const k = tables.strategies.findIndex((s) => s.dp === run.dp && s.tp === run.tp && zeroStage(s) === zero && s.recompute === (run.recompute === 'full'));
   if (k < 0 || !tables.allowed.every((row) => row[k])) {
     throw new UniapError('CONFIG_INVALID', `${run.where}: dp ${run.dp} x tp ${run.tp} is not a valid strategy for every layer of ${model.name}; check tp against the heads and FFN size`);
   }

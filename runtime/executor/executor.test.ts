@@ -219,16 +219,16 @@ function paramBytes(results: RankResult[]): number[] {
   });
 }
 
-/** Six layers of tiny-gpt on 2 ranks, every strategy kind, resharding between most neighbours. */
+/** Six layers of tiny-gpt on 2 ranks, every strategy kind (ZeRO-1/2 included), resharding between most neighbours. */
 function mixedPlan(model: ModelSpec): Plan {
   return handPlan(model, [{
     layers: [0, 5], devices: 2, runs: [
       { layers: [0, 0], dp: 1, tp: 2 },
-      { layers: [1, 1], dp: 2, tp: 1, recompute: true },
+      { layers: [1, 1], dp: 2, tp: 1, zero: 1, recompute: true },
       { layers: [2, 2], dp: 2, tp: 1, fsdp: true },
       { layers: [3, 3], dp: 1, tp: 2, recompute: true },
       { layers: [4, 4], dp: 2, tp: 1, fsdp: true, recompute: true },
-      { layers: [5, 5], dp: 1, tp: 2 },
+      { layers: [5, 5], dp: 2, tp: 1, zero: 2 }, // the tied head under ZeRO-2: its gradient shard joins the tie sum
     ],
   }], { globalBatch: 8, microBatches: 2 });
 }

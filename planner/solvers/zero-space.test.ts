@@ -1,0 +1,85 @@
+// The search space with ZeRO stages, on real cost tables (not random ones): tiny-gpt on 2 and 4 CPU
+// devices, every ZeRO stage (0, 1, 2 and FSDP) per layer, both schedules, budgets from roomy to
+// tight. Every backend must find brute force's optimum, and the tight budgets must make the
+// optimum use ZeRO-1/2 somewhere (else the new choices would not be exercised).
+import { describe, expect, it } from 'vitest';
+import { localCpuCluster } from '../../configs/cluster-presets.ts';
+import { loadModel } from '../../configs/model-presets.ts';
+import { buildCostTables } from '../cost-model/build.ts';
+import { evaluatePlacement } from '../cost-model/evaluate.ts';
+import { prepareCostModel } from '../cost-model/input.ts';
+import type { CostTables } from '../cost-model/tables.ts';
+import { getSolver } from './index.ts';
+import { pruneDominated } from '../cost-model/dominance.ts';
+
+const model = loadModel('tiny-gpt');
+
+function instances(): { name: string; t: CostTables }[] {
+  const out: { name: string; t: CostTables }[] = [];
+  for (const devices of [2, 4]) {
+    const cluster = localCpuCluster(devices);
+    const roomy = prepareCostModel(model, cluster, { globalBatch: 8, options: { allowRecompute: false } });
+    for (const stages of devices === 2 ? [1, 2] : [1, 2]) {
+      for (const schedule of ['gpipe', '1f1b'] as const) {
+        const base = buildCostTables(roomy, { stages, microBatches: 2, schedule });
+        // The memory of the replicated optimum, then budgets just under it (sharding must pay).
+        const states = base.cost.map((row) => Math.min(...row.filter((c) => Number.isFinite(c.timeMs)).map((c) => c.stateBytes + c.activationBytes + c.workspaceBytes)));
+        const need = states.reduce((a, b) => a + b, 0) / stages;
+        for (const f of [4, 1.1, 0.8]) {
+          const input = prepareCostModel(model, cluster, { globalBatch: 8, options: { allowRecompute: false, memoryBudgetBytes: f * need } });
+          out.push({ name: `${devices} devices, ${stages} stage(s), ${schedule}, budget ${f}x`, t: buildCostTables(input, { stages, microBatches: 2, schedule }) });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+describe('search with ZeRO stages on real cost tables', () => {
+  const all = instances();
+  it('the tables offer ZeRO-1, ZeRO-2 and FSDP for every dp > 1', () => {
+    let groups = 0;
+    for (const { t } of all) {
+      for (const dp of new Set(t.strategies.filter((s) => s.dp > 1).map((s) => s.dp))) {
+        const same = t.strategies.filter((s) => s.dp === dp);
+        expect(same.map((s) => (s.fsdp ? 3 : (s.zero ?? 0))).sort()).toEqual([0, 1, 2, 3]);
+        groups++;
+      }
+    }
+    expect(groups).toBeGreaterThan(0);
+  });
+
+  for (const backend of ['exact', 'highs', 'glpk']) {
+    it(`${backend} equals brute force on every instance, and tight budgets pick ZeRO-1/2`, async () => {
+      const oracle = getSolver('brute-force');
+      const solver = getSolver(backend);
+      let usedZero = 0;
+      for (const { name, t } of all) {
+        const want = await oracle.solve(t, {});
+        const got = await solver.solve(t, { relGap: 0 });
+        expect(got.status, name).toBe(want.status === 'infeasible' ? 'infeasible' : 'optimal');
+        if (want.status === 'infeasible') continue;
+        expect(evaluatePlacement(t, got.placement!).feasible, name).toBe(true);
+        expect(Math.abs(got.objectiveMs! - want.objectiveMs!) / want.objectiveMs!, name).toBeLessThanOrEqual(1e-6);
+        if (want.placement!.strategy.some((k) => t.strategies[k]!.zero)) usedZero++;
+      }
+      expect(usedZero).toBeGreaterThan(0);
+    }, 120_000);
+  }
+
+  it('leaving dominated strategies out (what the search does) keeps brute force\'s optimum', async () => {
+    const oracle = getSolver('brute-force');
+    let pruned = 0;
+    for (const { name, t } of all) {
+      const p = pruneDominated(t);
+      pruned += p.pruned;
+      const a = await oracle.solve(t, {});
+      const b = await oracle.solve(p.tables, {});
+      expect(b.status, name).toBe(a.status);
+      if (a.status !== 'infeasible') expect(Math.abs(b.objectiveMs! - a.objectiveMs!) / a.objectiveMs!, name).toBeLessThanOrEqual(1e-12);
+      // Only whole strategies of one layout are dropped, never the last one of a layer.
+      p.tables.allowed.forEach((row, u) => expect(row.some(Boolean) || !t.allowed[u]!.some(Boolean), `${name} layer ${u}`).toBe(true));
+    }
+    expect(pruned).toBeGreaterThan(0);
+  });
+});
