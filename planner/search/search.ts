@@ -6,7 +6,7 @@
 // (--solver highs|glpk|lp-solver) then solves the MIQP of record warm-started by it.
 import type { CostModelInput } from '../cost-model/input.ts';
 import type { CostTables, Placement } from '../cost-model/tables.ts';
-import { pruneDominated } from '../cost-model/dominance.ts';
+import { pruneDominated } from '../cost-model/dominated-strategies.ts';
 import { buildCostTables } from '../cost-model/build.ts';
 import type { Plan, PlanSearch } from '../plan.ts';
 import { planFromPlacement } from '../plan-build.ts';
@@ -136,7 +136,7 @@ export async function searchPlan(input: CostModelInput, opts: SearchOptions = {}
       report();
       continue;
     }
-    // Dominated strategies are left out of the solve (dominance.ts: the optimum does not change).
+    // Dominated strategies are left out of the solve (dominated-strategies.ts: the optimum does not change).
     const t = pruneDominated(entry.tables ?? buildCostTables(input, config)).tables;
     delete entry.tables;
     const t0 = performance.now();

@@ -10,7 +10,7 @@ import { evaluatePlacement } from '../cost-model/evaluate.ts';
 import { prepareCostModel } from '../cost-model/input.ts';
 import type { CostTables } from '../cost-model/tables.ts';
 import { getSolver } from './index.ts';
-import { pruneDominated } from '../cost-model/dominance.ts';
+import { pruneDominated } from '../cost-model/dominated-strategies.ts';
 
 const model = loadModel('tiny-gpt');
 
