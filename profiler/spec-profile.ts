@@ -133,19 +133,6 @@ export const BASE_LATENCY_US = { nccl: 8.4, gloo: 50 } as const;
  * CPU: the Python interpreter and torch libraries resident in each process, ~0.5 GiB. Capped at
  * half the capacity so tiny devices keep something usable.
  */
-/**
- * Share of overlapped communication time by which the compute under it slows (Profile.overlapSlowdown).
- * GPU: 0.19 — overlapping GPT/LLaMA training compute with collectives slows the compute by 18.9% on
- * average (up to 40%) on A100, H100, MI250 and MI210 (Lee et al. 2025, "Characterizing
- * Compute-Communication Overlap in GPU-Accelerated Distributed Deep Learning", arXiv 2507.03114): the
- * collective's kernels take SMs and memory bandwidth from the GEMMs they run beside. Read here as a
- * slowdown for the time the two run together. CPU (Gloo): 0, for want of a published figure (Gloo's
- * threads compete for the same cores; `uniap calibrate` fits it on the user's machine).
- */
-export function overlapSlowdown(kind: 'gpu' | 'cpu'): number {
-  return kind === 'gpu' ? 0.19 : 0;
-}
-
 export function reservedBytes(kind: 'gpu' | 'cpu', capacityBytes: number): number {
   const GIB = 2 ** 30;
   const r = kind === 'gpu' ? GIB + 0.05 * capacityBytes : 0.5 * GIB;
@@ -252,7 +239,7 @@ export function deriveSpecProfile(
     },
     device: { name: dev.name, capacityBytes, reservedBytes: reservedBytes(dev.kind, capacityBytes) },
     cluster: { name: cluster.name, nodes: cluster.nodes.length, devicesPerNode: node.devices },
-    overlapSlowdown: overlapSlowdown(dev.kind),
+    overlapSlowdown: 0,
     optimizerBandwidthGBps: dev.memoryBandwidthGBps * memoryEff,
     layers,
     links,
