@@ -74,7 +74,8 @@ describe('uniap CLI', () => {
     // 24 devices: dp degrees such as 12 and 8 meet inside a stage (the reshard once asked for rank 24).
     const plan24 = join(dir, 'p24.json');
     const p = uniap('plan', '--model', 'llama-2-7b', '--cluster', threeNodes, '--batch', '96', '--out', plan24);
-    expect(p.err).toBe('');
+    // Nothing on stderr but the progress lines of a search longer than 2 s.
+    expect(p.err.split('\n').filter((l) => l && !l.startsWith('searching: '))).toEqual([]);
     expect(p.code).toBe(0);
     expect(p.out).toMatch(/proven optimal/);
     const e = uniap('estimate', '--model', 'llama-2-7b', '--cluster', threeNodes, '--plan', plan24);
