@@ -1,5 +1,6 @@
 // `uniap models`: the built-in model presets with their key numbers (a table, or JSON with --json),
 // and `formatModelDescription`, the model half of `uniap describe`.
+import { modelStateBytes, type ZeroStage } from '../configs/model-state.ts';
 import type { CommandModule } from 'yargs';
 import { describeModel } from '../configs/model-describe.ts';
 import { listModelPresets, type ModelPresetSummary } from '../configs/model-presets.ts';
@@ -30,6 +31,7 @@ export function formatModelDescription(m: ModelSpec): string {
     `  parameters        ${fmtCount(d.parameters)} (${d.parameters.toLocaleString('en-US')}; non-embedding ${fmtCount(d.nonEmbeddingParameters)})`,
     `  training FLOPs    ${sci(d.flopsPerToken)} per token, ${sci(d.flopsPerSample)} per sample of ${d.tokensPerSample} tokens (forward + backward, no recomputation)`,
     `  model states      ${fmtBytes(d.modelStateBytes)} unsharded (${d.modelStateBytesPerParameter} B/parameter: AdamW, ${d.dtype === 'fp32' ? 'fp32' : '16-bit weights, fp32 gradients and master weights'})`,
+    `  sharded over 8    ${[1, 2, 3].map((z) => `${z === 3 ? 'FSDP' : `ZeRO-${z}`} ${fmtBytes(modelStateBytes(d.parameters, d.dtype, z as ZeroStage, 8).totalBytes)}`).join(', ')} per rank (data-parallel ranks; configs/model-state.ts)`,
     `  sequence length   ${seq} tokens per sample`,
     `  layers            ${d.layers}: ${byType}`,
     `  distinct shapes   ${d.distinctShapes}`,

@@ -13,6 +13,10 @@
 // with param_dtype bf16, reduce_dtype fp32): each rank keeps 1/d of the fp32 master weights, gradients
 // and moments (16/d); the 16-bit weights are gathered per use and freed, a transient the cost model
 // charges as workspace (planner/cost-model/layer-cost.ts), not as state.
+// ZeRO-1 / ZeRO-2 (runtime/executor/uniap_exec/runner.py): the full 16-bit weights (2), the fp32
+// gradient kept whole (4, ZeRO-1, Megatron's main_grad) or as a 1/d shard (ZeRO-2), and 1/d of the
+// fp32 master weights and moments (12/d): 6 + 12/d and 2 + 16/d, Megatron-LM's distributed optimizer
+// for ZeRO-1. In fp32 training the master shard is a view of the weights: 8 + 8/d and 4 + 12/d.
 // fp32 training (CPU): 4 (weights) + 4 (gradients) + 8 (moments) = 16, sharded the same way.
 import type { DType } from './model-spec.ts';
 
@@ -39,4 +43,29 @@ export function shardedStateBytesPerParameter(dtype: DType): StateBytesPerParame
 export function modelStateBytesPerParameter(dtype: DType): number {
   const s = stateBytesPerParameter(dtype);
   return s.weight + s.gradient + s.optimizer;
+}
+
+// ZeRO (Rajbhandari et al. 2020, "ZeRO: Memory Optimizations Toward Training Trillion Parameter
+// Models", sec. 5) shards the states over N data-parallel ranks: stage 1 the optimizer states
+// (Megatron's distributed optimizer: 6P + 12P/N), stage 2 also the gradients (2P + 16P/N), stage 3
+// (FSDP) everything, and the 16-bit copy is then gathered per use instead of kept (16P/N).
+export type ZeroStage = 0 | 1 | 2 | 3;
+
+export interface ModelStateBytes {
+  weightBytes: number;
+  gradientBytes: number;
+  optimizerBytes: number;
+  totalBytes: number;
+}
+
+/**
+ * Model states of `parameters` parameters (already divided by the TP degree) on one device of a
+ * data-parallel group of `dp` ranks under ZeRO stage `zero`.
+ */
+export function modelStateBytes(parameters: number, dtype: DType, zero: ZeroStage, dp: number): ModelStateBytes {
+  const per = zero >= 3 ? shardedStateBytesPerParameter(dtype) : stateBytesPerParameter(dtype);
+  const weightBytes = (zero >= 3 ? parameters / dp : parameters) * per.weight;
+  const gradientBytes = (zero >= 2 ? parameters / dp : parameters) * per.gradient;
+  const optimizerBytes = (zero >= 1 ? parameters / dp : parameters) * per.optimizer;
+  return { weightBytes, gradientBytes, optimizerBytes, totalBytes: weightBytes + gradientBytes + optimizerBytes };
 }
