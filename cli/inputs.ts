@@ -16,6 +16,7 @@ export interface PlanningArgs {
   batch: number;
   'memory-gb'?: number;
   'allow-cross-node-tp'?: boolean;
+  zero?: boolean;
   'seq-length'?: number;
 }
 
@@ -41,6 +42,7 @@ export function withPlanningOptions<T>(y: Argv<T>, opts: { batchRequired: boolea
     .option('batch', { type: 'number', demandOption: opts.batchRequired, describe: 'Global batch size (samples per iteration)' })
     .option('memory-gb', { type: 'number', describe: 'Override usable memory per device, GiB' })
     .option('allow-cross-node-tp', { type: 'boolean', default: false, describe: 'Let tensor-parallel groups span nodes' })
+    .option('zero', { type: 'boolean', default: true, describe: 'Search ZeRO-1/2 (sharded optimizer states / gradients) per layer; --no-zero for replication and FSDP only' })
     .option('seq-length', SEQ_LENGTH_OPTION)
     .check((a) => {
       const argv = a as unknown as PlanningArgs;
@@ -66,7 +68,7 @@ export function planningInput(
     throw new UniapError('CONFIG_INVALID', 'no cluster given; pass --cluster NAME (see `uniap clusters`) or an imported --profile that carries its cluster');
   }
   const batch = batchOverride ?? argv.batch;
-  const options: Partial<CostModelOptions> = { allowCrossNodeTp: argv['allow-cross-node-tp'] ?? false, ...extra(cluster) };
+  const options: Partial<CostModelOptions> = { allowCrossNodeTp: argv['allow-cross-node-tp'] ?? false, allowZero: argv.zero ?? true, ...extra(cluster) };
   if (argv['memory-gb'] !== undefined) options.memoryBudgetBytes = argv['memory-gb'] * 1024 ** 3;
   return prepareCostModel(model, cluster, { globalBatch: batch, ...(profile ? { profile } : {}), options });
 }

@@ -45,6 +45,24 @@ describe('uniap CLI', () => {
     expect(JSON.parse(hf.out).derived.parameters).toBe(6738415616);
   });
 
+  it('plan searches ZeRO-1/2 per layer (Llama-2-7B on 8 H100 uses them), --no-zero leaves them out, and estimate reproduces both', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'uniap-cli-zero-'));
+    const withZero = join(dir, 'zero.json');
+    const without = join(dir, 'nozero.json');
+    expect(uniap('plan', '--model', 'llama-2-7b', '--cluster', 'h100-1x8', '--batch', '64', '--out', withZero).code).toBe(0);
+    expect(uniap('plan', '--model', 'llama-2-7b', '--cluster', 'h100-1x8', '--batch', '64', '--no-zero', '--out', without).code).toBe(0);
+    const runs = (f: string) => (JSON.parse(readFileSync(f, 'utf8')) as { stages: { strategies: { zero?: number }[] }[] }).stages.flatMap((st) => st.strategies);
+    expect(runs(withZero).some((r) => r.zero === 1 || r.zero === 2)).toBe(true);
+    expect(runs(without).every((r) => r.zero === undefined)).toBe(true);
+    const tpi = (f: string) => (JSON.parse(readFileSync(f, 'utf8')) as { predictions: { timePerIterationMs: number } }).predictions.timePerIterationMs;
+    expect(tpi(withZero)).toBeLessThanOrEqual(tpi(without) * (1 + 1e-9)); // the larger space is never worse
+    for (const f of [withZero, without]) {
+      const e = uniap('estimate', '--model', 'llama-2-7b', '--cluster', 'h100-1x8', '--plan', f, '--json');
+      expect(e.code, e.err).toBe(0);
+      expect(Math.abs(JSON.parse(e.out).timePerIterationMs - tpi(f))).toBeLessThanOrEqual(1e-9 * tpi(f));
+    }
+  });
+
   it('estimate evaluates a hand-written plan: breakdown, memory per stage, verdict', () => {
     const r = uniap('estimate', '--model', 'tiny-gpt', '--cluster', 'local-cpu:4', '--plan', fixture('tiny-gpt-2stage.plan.json'));
     expect(r.code).toBe(0);
