@@ -1,7 +1,8 @@
 // The plans `uniap calibrate` runs: short and diverse, so that every calibration factor
 // (profiler/calibration.ts) has plans whose time depends on it — pure data parallelism (gradient
 // all-reduce), tensor parallelism (per-layer all-reduces), FSDP (all-gathers and reduce-scatters
-// every micro-batch, overlapped), pipelines with both schedules (P2P and the bubble), recomputation
+// every micro-batch, overlapped), ZeRO-1 and ZeRO-2 (reduce-scatter and all-gather), pipelines with
+// both schedules (P2P and the bubble), recomputation
 // (the forward twice) and one stage that mixes every kind. Candidates come in a fixed order of
 // priority; those the base profile predicts do not fit the devices are skipped.
 import type { ClusterSpec } from '../../configs/cluster-spec.ts';
@@ -71,6 +72,9 @@ export function calibrationCandidates(model: ModelSpec, cluster: ClusterSpec, gl
   if (manyMicro > 2) add(`dp${n} c=${manyMicro}`, () => oneStage({ dp: n, tp: 1 }, manyMicro));
   add(`dp${n} recompute`, () => oneStage({ dp: n, tp: 1, recompute: true }));
   if (tpMax > 1) add(`tp${tpMax}${n > tpMax ? ` dp${n / tpMax}` : ''} recompute`, () => oneStage({ dp: n / tpMax, tp: tpMax, recompute: true }));
+  // ZeRO-1 fitted, ZeRO-2 held out (heldOutMask: positions 1, 4, 7, 10, ...).
+  if (n > 1) add(`dp${n} zero1`, () => oneStage({ dp: n, tp: 1, zero: 1 }));
+  if (n > 1) add(`dp${n} zero2`, () => oneStage({ dp: n, tp: 1, zero: 2 }));
   if (n > 1 && (2 * globalBatch) / n > 4) add(`pp2 1F1B dp${n / 2} c=${(2 * globalBatch) / n}`, () => pipeline(2, { dp: n / 2, tp: 1 }, '1f1b', (2 * globalBatch) / n));
   if (n >= 4 && tpMax >= 4 && allTp(2)) add(`tp2 dp${n / 2}`, () => oneStage({ dp: n / 2, tp: 2 }));
   if (n >= 4) add(`pp2 1F1B tp2 dp${n / 4}`, () => pipeline(2, { dp: n / 4, tp: 2 }, '1f1b'));
