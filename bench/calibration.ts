@@ -14,19 +14,17 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { loadCluster } from '../configs/cluster-presets.ts';
-import { totalDevices } from '../configs/cluster-spec.ts';
 import { loadModel } from '../configs/model-presets.ts';
-import { DEFAULT_COST_MODEL_OPTIONS, prepareCostModel, tpDegreesFor } from '../planner/cost-model/input.ts';
-import { divisors } from '../planner/cost-model/math.ts';
+import { prepareCostModel } from '../planner/cost-model/input.ts';
 import { fitCalibration, type CalibrationFit } from '../planner/calibration/fit.ts';
 import { heldOutMask, type NamedPlan } from '../planner/calibration/plans.ts';
 import { searchPlan } from '../planner/search/search.ts';
 import { applyCalibration } from '../profiler/calibration.ts';
-import { deriveSpecProfile } from '../profiler/spec-profile.ts';
-import { choosePlans } from '../runtime/calibrate/calibrate.ts';
+import { choosePlans, datasheetBase } from '../runtime/calibrate/calibrate.ts';
 import { measurePlans, type MeasuredPlan } from '../runtime/calibrate/measure-plans.ts';
 import { sameStrategy } from '../planner/strategy.ts';
 import type { Plan } from '../planner/plan.ts';
+import { spearman } from '../planner/validation/metrics.ts';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -65,28 +63,10 @@ function samePlan(a: Plan, b: Plan): boolean {
   });
 }
 
-function ranks(xs: number[]): number[] {
-  const o = xs.map((x, i) => ({ x, i })).sort((a, b) => a.x - b.x);
-  const r = new Array<number>(xs.length);
-  o.forEach((e, k) => (r[e.i] = k + 1));
-  return r;
-}
-function spearman(a: number[], b: number[]): number {
-  const ra = ranks(a);
-  const rb = ranks(b);
-  const n = a.length;
-  const d2 = ra.reduce((s, r, i) => s + (r - rb[i]!) ** 2, 0);
-  return n < 2 ? NaN : 1 - (6 * d2) / (n * (n * n - 1));
-}
-
 async function runCluster(clusterName: string, saved: Saved | undefined) {
   const model = loadModel(modelName);
   const cluster = loadCluster(clusterName);
-  const n = totalDevices(cluster);
-  const base = deriveSpecProfile(model, cluster, {
-    microBatches: [...new Set([...divisors(batch), 1, 2, 4, 8, 16])].sort((a, b) => a - b),
-    tpDegrees: tpDegreesFor(cluster, n, DEFAULT_COST_MODEL_OPTIONS),
-  });
+  const base = datasheetBase(model, cluster, batch);
   const { plans } = choosePlans(model, cluster, base, batch, planCount);
   const mask = heldOutMask(plans.length);
   const loadAverage = [os.loadavg()[0]!];

@@ -5,6 +5,7 @@
 //
 //   npx tsx bench/runtime-dp-vs-ddp.ts [--model tiny-gpt] [--ranks 2] [--steps 30] [--warmup 5]
 //       [--batch 16] [--micro 2] [--rounds 3] [--threads 1] [--json]
+import { median } from '../planner/validation/metrics.ts';
 import { withFacts } from '../configs/model-facts.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,11 +43,6 @@ const variants: Variant[] = [
   { name: 'uniap fsdp (no overlap)', module: 'uniap_exec.main', fsdp: true, noOverlap: true },
 ];
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 async function main(): Promise<void> {
   const model = loadModel(modelName);

@@ -15,6 +15,7 @@
 // key does not include the repetitions), so reruns only time the plans. On a shared machine the
 // load when the profile was measured decides its scale: the script prints the load averages of
 // both moments, and --fresh-profile measures the profile again in this run (into a new folder).
+import { median, spearman } from '../planner/validation/metrics.ts';
 import { withFacts } from '../configs/model-facts.ts';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
@@ -100,42 +101,6 @@ function profileNeeds(plans: NamedPlan[]): { microBatches: number[]; tpDegrees: 
   return { microBatches: [...m].sort((a, b) => a - b), tpDegrees: [...tp].sort((a, b) => a - b) };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-/** Ranks 1..n, ties get their mean rank. */
-function ranksOf(xs: number[]): number[] {
-  const order = xs.map((x, i) => ({ x, i })).sort((a, b) => a.x - b.x);
-  const r = new Array<number>(xs.length);
-  for (let j = 0; j < order.length; ) {
-    let k = j;
-    while (k + 1 < order.length && order[k + 1]!.x === order[j]!.x) k++;
-    for (let t = j; t <= k; t++) r[order[t]!.i] = (j + k) / 2 + 1;
-    j = k + 1;
-  }
-  return r;
-}
-
-/** Spearman's rho: the Pearson correlation of the ranks (ties averaged). */
-function spearman(a: number[], b: number[]): number {
-  const ra = ranksOf(a);
-  const rb = ranksOf(b);
-  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
-  const ma = mean(ra);
-  const mb = mean(rb);
-  let num = 0;
-  let da = 0;
-  let db = 0;
-  for (let i = 0; i < ra.length; i++) {
-    num += (ra[i]! - ma) * (rb[i]! - mb);
-    da += (ra[i]! - ma) ** 2;
-    db += (rb[i]! - mb) ** 2;
-  }
-  return da === 0 || db === 0 ? 0 : num / Math.sqrt(da * db);
-}
 
 interface Accuracy {
   spearman: number;

@@ -15,7 +15,7 @@ import { loadProfile, saveProfile } from '../profiler/profile-io.ts';
 import { commaList } from '../runtime/control/flags.ts';
 import { calibrate, type CalibrateResult } from '../runtime/calibrate/calibrate.ts';
 import { fmtBytes, fmtMs, fmtPercent, printJson, table } from './format.ts';
-import { SEQ_LENGTH_OPTION, seqLengthLine } from './inputs.ts';
+import { checkSeqLength, SEQ_LENGTH_OPTION, seqLengthLine } from './inputs.ts';
 
 interface CalibrateArgs {
   model: string;
@@ -67,7 +67,7 @@ export const calibrateCommand: CommandModule<object, CalibrateArgs> = {
         if (a.steps <= a.warmup) throw new Error(`--steps ${a.steps} must be larger than --warmup ${a.warmup} (the timed steps are the ones after the warm-up)`);
         if (a.batch !== undefined && (!Number.isInteger(a.batch) || a.batch < 1)) throw new Error(`--batch must be a positive integer, got ${a.batch}`);
         if (a['hold-out'] !== undefined && (!Number.isInteger(a['hold-out']) || a['hold-out'] < 0)) throw new Error(`--hold-out must be a non-negative integer, got ${a['hold-out']}`);
-        if (a['seq-length'] !== undefined && (!Number.isInteger(a['seq-length']) || a['seq-length'] < 1)) throw new Error(`--seq-length must be a whole number of tokens >= 1, got ${a['seq-length']}`);
+        checkSeqLength(a['seq-length']);
         return true;
       })
       .example('uniap calibrate --model tiny-gpt --cluster local-cpu:2 --out calibrated.json', 'on this machine (CPU processes, Gloo)')

@@ -26,6 +26,11 @@ export const SEQ_LENGTH_OPTION = {
   describe: "Tokens per sample to train at (default: the preset's, or a Hugging Face config's stated training length)",
 } as const;
 
+/** The --seq-length check every verb that takes it runs (a yargs .check): throws the one error line. */
+export function checkSeqLength(value: number | undefined): void {
+  if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw new Error(`--seq-length must be a whole number of tokens >= 1, got ${value}`);
+}
+
 /** The line a verb prints about the sequence length it used and where it came from. */
 export function seqLengthLine(model: { layers: { seqLength: number }[]; family: string; source: string }, override: number | undefined): string {
   const tokens = model.layers[0]?.seqLength ?? 0;
@@ -48,7 +53,7 @@ export function withPlanningOptions<T>(y: Argv<T>, opts: { batchRequired: boolea
       const argv = a as unknown as PlanningArgs;
       if (argv.batch !== undefined && (!Number.isInteger(argv.batch) || argv.batch < 1)) throw new Error(`--batch must be a positive integer, got ${argv.batch}`);
       if (argv['memory-gb'] !== undefined && !(argv['memory-gb'] > 0)) throw new Error(`--memory-gb must be positive, got ${argv['memory-gb']}`);
-      if (argv['seq-length'] !== undefined && (!Number.isInteger(argv['seq-length']) || argv['seq-length'] < 1)) throw new Error(`--seq-length must be a whole number of tokens >= 1, got ${argv['seq-length']}`);
+      checkSeqLength(argv['seq-length']);
       return true;
     });
 }

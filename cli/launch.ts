@@ -10,7 +10,7 @@ import { launch, outcome } from '../runtime/control/launch-job.ts';
 import { parseHostPort } from '../common/ports.ts';
 import { isMainModule, runStandalone } from '../common/processes.ts';
 import { DEFAULT_TRAINING_OPTIONS } from '../runtime/control/types.ts';
-import { SEQ_LENGTH_OPTION } from './inputs.ts';
+import { checkSeqLength, SEQ_LENGTH_OPTION } from './inputs.ts';
 
 interface LaunchArgs {
   plan: string;
@@ -87,7 +87,7 @@ export const launchCommand: CommandModule<object, LaunchArgs> = {
       .check((a) => {
         for (const k of INTEGER_FLAGS) if (!Number.isInteger(a[k]) || a[k] < 0) throw new Error(`--${k} must be a non-negative integer, got ${a[k]}`);
         if (a.steps < 1) throw new Error('--steps must be at least 1');
-        if (a['seq-length'] !== undefined && (!Number.isInteger(a['seq-length']) || a['seq-length'] < 1)) throw new Error(`--seq-length must be a whole number of tokens >= 1, got ${a['seq-length']}`);
+        checkSeqLength(a['seq-length']);
         if (!(a.lr > 0)) throw new Error(`--lr must be positive, got ${a.lr}`);
         if (a['local-workers'] < 1) throw new Error('--local-workers must be at least 1');
         const targets = [a.hosts, a.slurm, a.coordinator].filter((t) => t !== undefined).length;

@@ -22,7 +22,7 @@ import type { Profile } from '../../profiler/profile.ts';
 import { prepareCostModel } from '../cost-model/input.ts';
 import { estimatePlan } from '../estimate.ts';
 import type { Plan } from '../plan.ts';
-import { kendallTau, mape } from '../validation/metrics.ts';
+import { kendallTau, mape, median } from '../validation/metrics.ts';
 import { nelderMead } from './nelder-mead.ts';
 
 export interface CalibrationSample {
@@ -65,11 +65,6 @@ function toFactors(x: number[], reservedBytes: number, overheadUnitMs: number): 
   };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 export interface CalibrationFit {
   factors: CalibrationFactors;
@@ -92,13 +87,13 @@ export function errorsOf(rows: readonly { measuredMs: number; predictedMs: numbe
 
 /** Fits the factors on the samples not held out; predictions before use `base` as it is. */
 export function fitCalibration(model: ModelSpec, cluster: ClusterSpec, base: Profile, samples: readonly CalibrationSample[]): CalibrationFit {
-  const fitSet = samples.filter((s) => !s.heldOut);
-  if (fitSet.length === 0) throw new Error('fitCalibration: every sample is held out');
   const neutral = neutralFactors(base);
   const before = samples.map((s) => predictPlan(model, cluster, base, s.plan));
+  const fitSet = samples.map((s, i) => ({ ...s, before: before[i]! })).filter((s) => !s.heldOut);
+  if (fitSet.length === 0) throw new Error('fitCalibration: every sample is held out');
 
   // Memory: one constant per device (see the header); never below zero.
-  const reservedBytes = Math.max(0, median(fitSet.map((s) => s.measuredMemoryBytes - before[samples.indexOf(s)]!.modelBytes)));
+  const reservedBytes = Math.max(0, median(fitSet.map((s) => s.measuredMemoryBytes - s.before.modelBytes)));
 
   const unit = base.layers.length ? base.layers.reduce((a, e) => a + e.forwardMs, 0) / base.layers.length : 1;
   const objective = (x: number[]): number => {
@@ -111,7 +106,7 @@ export function fitCalibration(model: ModelSpec, cluster: ClusterSpec, base: Pro
   };
   // Start from one common scale (the geometric mean of measured/predicted): the simplex then only
   // has to find how the terms differ.
-  const g = Math.exp(fitSet.reduce((a, s) => a + Math.log(s.measuredMs / before[samples.indexOf(s)]!.timeMs), 0) / fitSet.length);
+  const g = Math.exp(fitSet.reduce((a, s) => a + Math.log(s.measuredMs / s.before.timeMs), 0) / fitSet.length);
   // Several starts: per-call latency and bandwidth trade off against each other on small messages,
   // and from one start the simplex can settle on the wrong side (latency 1x, bandwidth 10x slower).
   let best = { x: [] as number[], value: Infinity, iterations: 0 };

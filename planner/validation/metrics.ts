@@ -6,10 +6,18 @@
 //   run the predictions rank first, minus 1 (what trusting the prediction to pick costs).
 // Throughput per GPU (samples per second per device) makes runs of one model comparable across GPU
 // counts and batch sizes; for runs of equal GPUs and batch it orders exactly as time per iteration.
+// Also the median and Spearman's rho the calibration and the benchmarks report.
 
 export interface Pair {
   predicted: number;
   measured: number;
+}
+
+/** The middle value (mean of the two middle ones for an even count). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 export function mape(pairs: readonly Pair[]): number {
@@ -46,4 +54,35 @@ export function regret(predictedScore: readonly number[], measuredScore: readonl
   for (let i = 1; i < predictedScore.length; i++) if (predictedScore[i]! > predictedScore[pick]!) pick = i;
   const best = Math.max(...measuredScore);
   return best / measuredScore[pick]! - 1;
+}
+
+/** Ranks 1..n, ties get their mean rank. */
+function ranksOf(xs: readonly number[]): number[] {
+  const order = xs.map((x, i) => ({ x, i })).sort((a, b) => a.x - b.x);
+  const r = new Array<number>(xs.length);
+  for (let j = 0; j < order.length; ) {
+    let k = j;
+    while (k + 1 < order.length && order[k + 1]!.x === order[j]!.x) k++;
+    for (let t = j; t <= k; t++) r[order[t]!.i] = (j + k) / 2 + 1;
+    j = k + 1;
+  }
+  return r;
+}
+
+/** Spearman's rho: the Pearson correlation of the ranks (ties averaged). */
+export function spearman(a: readonly number[], b: readonly number[]): number {
+  const ra = ranksOf(a);
+  const rb = ranksOf(b);
+  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+  const ma = mean(ra);
+  const mb = mean(rb);
+  let num = 0;
+  let da = 0;
+  let db = 0;
+  for (let i = 0; i < ra.length; i++) {
+    num += (ra[i]! - ma) * (rb[i]! - mb);
+    da += (ra[i]! - ma) ** 2;
+    db += (rb[i]! - mb) ** 2;
+  }
+  return da === 0 || db === 0 ? 0 : num / Math.sqrt(da * db);
 }

@@ -65,11 +65,14 @@ export function choosePlans(model: ModelSpec, cluster: ClusterSpec, base: Profil
   return { plans, skipped };
 }
 
+/** The datasheet profile calibrate starts from when the user gives none. */
+export function datasheetBase(model: ModelSpec, cluster: ClusterSpec, globalBatch: number): Profile {
+  return deriveSpecProfile(model, cluster, { microBatches: specMicroBatches(globalBatch), tpDegrees: tpDegreesFor(cluster, totalDevices(cluster), DEFAULT_COST_MODEL_OPTIONS) });
+}
+
 export async function calibrate(o: CalibrateOptions): Promise<CalibrateResult> {
   const n = totalDevices(o.cluster);
-  const base =
-    o.base ??
-    deriveSpecProfile(o.modelSpec, o.cluster, { microBatches: specMicroBatches(o.globalBatch), tpDegrees: tpDegreesFor(o.cluster, n, DEFAULT_COST_MODEL_OPTIONS) });
+  const base = o.base ?? datasheetBase(o.modelSpec, o.cluster, o.globalBatch);
   const { plans, skipped } = choosePlans(o.modelSpec, o.cluster, base, o.globalBatch, o.plans);
   const mask = heldOutMask(plans.length, o.heldOut ?? undefined);
   if (mask.every(Boolean)) throw new UniapError('CONFIG_INVALID', `--hold-out ${o.heldOut} leaves no plan of ${plans.length} to fit on; hold out fewer`);

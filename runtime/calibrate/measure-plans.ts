@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { UniapError } from '../../common/errors.ts';
+import { median } from '../../planner/validation/metrics.ts';
 import type { NamedPlan } from '../../planner/calibration/plans.ts';
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HEARTBEAT_TIMEOUT_MS } from '../control/coordinator.ts';
 import { launch } from '../control/launch-job.ts';
@@ -54,11 +55,6 @@ export interface MeasurePlansOptions {
 
 const sink = (): Writable => new Writable({ write: (_c, _e, cb) => cb() });
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 export async function measurePlans(o: MeasurePlansOptions): Promise<MeasuredPlan[]> {
   if (o.warmup >= o.steps) throw new UniapError('CONFIG_INVALID', `--warmup ${o.warmup} leaves no timed step of --steps ${o.steps}; make --steps larger than --warmup`);

@@ -151,11 +151,7 @@ class LayerRunner:
         self.prev_fsdp: Optional["LayerRunner"] = None  # the previous one (backward prefetch)
         self._fwd_done = 0
         if self.fsdp:
-            dp = place.dp
-            self.padded = -(-self.numel // dp) * dp
-            self.shard_len = self.padded // dp
-            padded = torch.zeros(self.padded, device=device)
-            padded[: self.numel] = flat
+            padded = self._padded_for_shards(flat, device)
             self.shard = nn.Parameter(padded[place.dp_index * self.shard_len:(place.dp_index + 1) * self.shard_len].clone())
             self.shard_grad: Optional[torch.Tensor] = None
             self._gathers: Dict[int, Tuple[Any, Any]] = {}  # mb -> (out, work) in flight or done
@@ -163,12 +159,8 @@ class LayerRunner:
             self._cur_full: Optional[torch.Tensor] = None
             self.flat = None  # type: ignore[assignment]
         elif self.zero:
-            dp = place.dp
-            self.padded = -(-self.numel // dp) * dp
-            self.shard_len = self.padded // dp
+            padded = self._padded_for_shards(flat, device)
             lo = place.dp_index * self.shard_len
-            padded = torch.zeros(self.padded, device=device)
-            padded[: self.numel] = flat
             self.weights = nn.Parameter(padded.to(compute_dtype) if compute_dtype != torch.float32 else padded)
             # The optimizer's fp32 master shard: a view of the weights in fp32 training (no copy).
             master = self.weights.data[lo:lo + self.shard_len] if compute_dtype == torch.float32 else padded[lo:lo + self.shard_len].clone()
@@ -187,6 +179,15 @@ class LayerRunner:
                 # The AccumulateGrad node of the flat tensor: its hook runs after each accumulation.
                 self._acc = self.flat.expand_as(self.flat).grad_fn.next_functions[0][0]  # type: ignore[union-attr]
                 self._acc.register_hook(self._on_accumulated)
+
+    def _padded_for_shards(self, flat: torch.Tensor, device: torch.device) -> torch.Tensor:
+        """`flat` zero-padded to a multiple of dp (fsdp and ZeRO shards are equal); sets padded and shard_len."""
+        dp = self.place.dp
+        self.padded = -(-self.numel // dp) * dp
+        self.shard_len = self.padded // dp
+        padded = torch.zeros(self.padded, device=device)
+        padded[: self.numel] = flat
+        return padded
 
     # ---- parameters the optimizer and the checkpoint see -----------------------------------------
 
