@@ -17,6 +17,8 @@ export interface PlanningArgs {
   'memory-gb'?: number;
   'allow-cross-node-tp'?: boolean;
   zero?: boolean;
+  sp?: boolean;
+  'selective-recompute'?: boolean;
   'seq-length'?: number;
 }
 
@@ -48,6 +50,8 @@ export function withPlanningOptions<T>(y: Argv<T>, opts: { batchRequired: boolea
     .option('memory-gb', { type: 'number', describe: 'Override usable memory per device, GiB' })
     .option('allow-cross-node-tp', { type: 'boolean', default: false, describe: 'Let tensor-parallel groups span nodes' })
     .option('zero', { type: 'boolean', default: true, describe: 'Search ZeRO-1/2 (sharded optimizer states / gradients) per layer; --no-zero for replication and FSDP only' })
+    .option('sp', { type: 'boolean', default: true, describe: 'Search Megatron sequence parallelism with tp per layer; --no-sp leaves it out' })
+    .option('selective-recompute', { type: 'boolean', default: true, describe: 'Search selective recomputation (attention core only) per layer; --no-selective-recompute leaves it out' })
     .option('seq-length', SEQ_LENGTH_OPTION)
     .check((a) => {
       const argv = a as unknown as PlanningArgs;
@@ -73,7 +77,13 @@ export function planningInput(
     throw new UniapError('CONFIG_INVALID', 'no cluster given; pass --cluster NAME (see `uniap clusters`) or an imported --profile that carries its cluster');
   }
   const batch = batchOverride ?? argv.batch;
-  const options: Partial<CostModelOptions> = { allowCrossNodeTp: argv['allow-cross-node-tp'] ?? false, allowZero: argv.zero ?? true, ...extra(cluster) };
+  const options: Partial<CostModelOptions> = {
+    allowCrossNodeTp: argv['allow-cross-node-tp'] ?? false,
+    allowZero: argv.zero ?? true,
+    allowSp: argv.sp ?? true,
+    allowSelectiveRecompute: argv['selective-recompute'] ?? true,
+    ...extra(cluster),
+  };
   if (argv['memory-gb'] !== undefined) options.memoryBudgetBytes = argv['memory-gb'] * 1024 ** 3;
   return prepareCostModel(model, cluster, { globalBatch: batch, ...(profile ? { profile } : {}), options });
 }

@@ -185,6 +185,26 @@ export function layerForwardFlopsPerSample(l: LayerSpec): number {
 }
 
 /**
+ * Forward FLOPs of the attention core of one layer for one sample: the scores Q.K^T and the weighted
+ * sum of values (2*s*S*(a*d) each; a cross-decoder adds its cross-attention's), the part selective
+ * recomputation runs again (Korthikanti et al. 2022, sec. 5). By this count it is 2.7% of a GPT-3
+ * 175B block's forward (s 2048, h 12288: 4s/(24h + 4s)).
+ */
+export function layerAttentionCoreFlopsPerSample(l: LayerSpec): number {
+  const self = 2 * 2 * l.seqLength * l.attentionSpan * qWidth(l);
+  switch (l.type) {
+    case 'encoder':
+    case 'decoder':
+    case 'swin':
+      return self;
+    case 'cross-decoder':
+      return self + 2 * 2 * l.seqLength * l.encoderSeqLength * qWidth(l);
+    default:
+      return 0;
+  }
+}
+
+/**
  * Tokens per sample the model reads: the first layer's sequence (encoder-decoder: encoder + decoder
  * sequences). Vision models: patch tokens (+ class token).
  */
@@ -217,6 +237,12 @@ export interface ActivationOptions {
   sequenceParallel?: boolean;
   /** FlashAttention: no s x S attention matrices are kept (the softmax statistics, 4 bytes per row per head, are neglected). */
   flashAttention?: boolean;
+  /**
+   * Selective recomputation (Korthikanti et al. 2022, sec. 5; Megatron-LM --recompute-granularity
+   * selective): the attention core (softmax, its dropout, the weighted sum) is recomputed in backward,
+   * so its s x S tensors are not kept either; Q, K and V are.
+   */
+  selectiveRecompute?: boolean;
 }
 
 /**
@@ -230,7 +256,8 @@ export interface ActivationOptions {
  *              swiglu: gate and up outputs, silu output and their product 4*B*sbf; dropout mask sbh.
  * Standard block (B=2, f=4h, k=a, d=h/a, S=s): 34sbh + 5as^2b. With TP t the 10sbh of norms, inputs
  * and masks are replicated and the rest is split: sbh(10 + 24/t + 5as/(ht)); sequence parallelism
- * also splits the replicated part: sbh/t (34 + 5as/h). FlashAttention drops the (2B+1)asSb term.
+ * also splits the replicated part: sbh/t (34 + 5as/h). FlashAttention and selective recomputation
+ * drop the (2B+1)asSb term.
  * Cross-decoder: a second attention whose queries are the s decoder tokens and whose K, V span the
  * S_enc encoder tokens; the encoder output it reads is one tensor shared by all cross-decoders and
  * counted once (boundaryActivationBytes), not per layer. Swin: S = window^2; patch merging keeps its
@@ -253,7 +280,7 @@ export function layerActivationBytes(l: LayerSpec, microBatch: number, tp: numbe
   const attention = (q: number, span: number, kvTokens: number): number => {
     const replicated = 2 * B * q * b * h + q * b * h; // norm input, QKV input; residual dropout mask
     const qkv = B * q * b * qWidth(l) + 2 * B * kvTokens * b * kvWidth(l);
-    const core = opts.flashAttention ? 0 : (2 * B + 1) * l.heads * q * span * b;
+    const core = opts.flashAttention || opts.selectiveRecompute ? 0 : (2 * B + 1) * l.heads * q * span * b;
     const proj = B * q * b * qWidth(l);
     return replicated * rep + (qkv + core + proj) * split;
   };

@@ -8,9 +8,9 @@
 // read by estimation and execution alike.
 import type { LayerSpec, LayerType, ModelSpec, PositionEmbedding } from './model-spec.ts';
 import { headOutputBias, isPooledHead, layerParameters, layerStoredParameters, tokensPerSample } from './model-derive.ts';
-import { layerTpParameters, layerTpSplit, tpDivisors, type TpSplit } from './model-tp.ts';
+import { layerSupportsSequenceParallel, layerTpParameters, layerTpSplit, tpDivisors, type TpSplit } from './model-tp.ts';
 
-export const MODEL_FACTS_VERSION = 1;
+export const MODEL_FACTS_VERSION = 2;
 
 export interface LayerTpFacts {
   split: TpSplit;
@@ -19,6 +19,8 @@ export interface LayerTpFacts {
   /** Stored parameters divided over the tp ranks, and held in full by each. */
   splitParameters: number;
   replicatedParameters: number;
+  /** The layer can run sequence parallelism with tp (layerSupportsSequenceParallel; the sequence must divide tp too). */
+  sequenceParallel: boolean;
 }
 
 export interface HeadFacts {
@@ -86,7 +88,7 @@ export function layerFacts(m: ModelSpec, l: LayerSpec): LayerFacts {
     type: l.type,
     parameters: layerParameters(l),
     storedParameters: layerStoredParameters(l),
-    tp: { split: layerTpSplit(l), divisors: tpDivisors(l), splitParameters: tp.split, replicatedParameters: tp.replicated },
+    tp: { split: layerTpSplit(l), divisors: tpDivisors(l), splitParameters: tp.split, replicatedParameters: tp.replicated, sequenceParallel: layerSupportsSequenceParallel(l) },
     tokensPerSample: l.seqLength,
     position: l.positionEmbedding,
     causal: l.type === 'decoder' || l.type === 'cross-decoder',

@@ -134,6 +134,22 @@ export function tpDivisors(l: LayerSpec): number[] {
   }
 }
 
+/**
+ * Whether the layer can run Megatron sequence parallelism (Korthikanti et al. 2022, sec. 4.2.2): a
+ * transformer block whose norms, dropouts and residual adds run on a 1/tp slice of the sequence, with
+ * an all-gather before each column-parallel input and a reduce-scatter after each row-parallel output
+ * instead of the all-reduce. Swin blocks are left out (their windows and patch merging need the whole
+ * image in place), as are the embedding and head (their boundary tensor is gathered anyway).
+ */
+export function layerSupportsSequenceParallel(l: LayerSpec): boolean {
+  return l.type === 'encoder' || l.type === 'decoder' || l.type === 'cross-decoder';
+}
+
+/** Whether sequence parallelism at tp degree `tp` is allowed for this layer: tp > 1 divides the sequence too. */
+export function sequenceParallelAllowed(l: LayerSpec, tp: number): boolean {
+  return tp > 1 && layerSupportsSequenceParallel(l) && tpDivides(l, tp) && l.seqLength % tp === 0;
+}
+
 /** Whether tp degree `tp` is allowed for this layer: a positive integer dividing every tpDivisors entry. */
 export function tpDivides(l: LayerSpec, tp: number): boolean {
   if (!Number.isInteger(tp) || tp < 1) return false;

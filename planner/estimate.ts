@@ -64,6 +64,8 @@ export function optionsForPlan(plan: Plan, cluster: ClusterSpec, base: Partial<C
     allowFsdp: true,
     allowZero: true,
     allowRecompute: true,
+    allowSelectiveRecompute: true,
+    allowSp: true,
     maxTp: Math.max(planTp, base.maxTp ?? perNode),
     allowCrossNodeTp: (base.allowCrossNodeTp ?? false) || planTp > perNode,
   };

@@ -27,7 +27,18 @@ export function planFromPlacement(input: CostModelInput, tables: CostTables, pla
       const s = tables.strategies[placement.strategy[u]!]!;
       const prev = runs[runs.length - 1];
       if (prev && sameStrategy(prev, s)) prev.layers[1] = u;
-      else runs.push({ layers: [u, u], dp: s.dp, tp: s.tp, fsdp: s.fsdp, ...(s.zero ? { zero: s.zero } : {}), recompute: s.recompute });
+      else {
+        runs.push({
+          layers: [u, u],
+          dp: s.dp,
+          tp: s.tp,
+          ...(s.sp ? { sp: true } : {}),
+          fsdp: s.fsdp,
+          ...(s.zero ? { zero: s.zero } : {}),
+          recompute: s.recompute,
+          ...(s.selectiveRecompute ? { selectiveRecompute: true } : {}),
+        });
+      }
     }
     stages.push({ index: i, layers: [first, last], ranks: [i * g, g], strategies: runs });
   }

@@ -11,7 +11,7 @@ import { totalDevices } from '../configs/cluster-spec.ts';
 import { JsonReader } from '../configs/validate.ts';
 import { parseJsonText } from '../common/json-file.ts';
 import { UniapError } from '../common/errors.ts';
-import { layerTpSplit, tpDivides } from '../configs/model-tp.ts';
+import { layerSupportsSequenceParallel, layerTpSplit, sequenceParallelAllowed, tpDivides } from '../configs/model-tp.ts';
 import { modelFingerprint } from '../configs/model-presets.ts';
 import { clusterFingerprint } from '../configs/cluster-presets.ts';
 
@@ -84,6 +84,14 @@ export function parsePlan(json: unknown, file: string): Plan {
         fsdp: rr.optBool('fsdp') ?? false,
         recompute: rr.optBool('recompute') ?? false,
       };
+      if (rr.optBool('selectiveRecompute')) {
+        if (run.recompute) rr.fail('"selectiveRecompute" together with "recompute": true', 'choose one granularity: recompute (full) or selectiveRecompute (the attention core)', `${rr.path}.selectiveRecompute`);
+        run.selectiveRecompute = true;
+      }
+      if (rr.optBool('sp')) {
+        if (run.tp < 2) rr.fail(`"sp": true with tp ${run.tp}`, 'sequence parallelism splits over the tp group: use tp > 1 or leave out sp', `${rr.path}.sp`);
+        run.sp = true;
+      }
       const zero = rr.optNumber('zero', { integer: true, min: 0 });
       if (zero !== undefined && zero !== 0) {
         if (zero === 3) rr.fail('zero 3 is written as "fsdp": true', 'write "fsdp": true for ZeRO-3 and leave out zero', `${rr.path}.zero`);
@@ -202,6 +210,12 @@ export function checkPlanForModel(plan: Plan, model: ModelSpec, file = 'plan', m
         if (!tpDivides(layer, run.tp)) {
           const what = layerTpSplit(layer) === 'vocabulary' ? `vocabulary ${layer.vocabSize}` : `${layer.heads} heads, ${layer.kvHeads} KV heads, FFN ${layer.ffnSize}`;
           throw new UniapError('DEGREE_MISMATCH', `${file}: layer ${u} (${layer.name}: ${what}) cannot be split tp=${run.tp}; use a tp that divides all of them for that layer (${allowedTps(layer).join(', ')})`);
+        }
+        if (run.sp && !sequenceParallelAllowed(layer, run.tp)) {
+          const why = layerSupportsSequenceParallel(layer)
+            ? `its sequence of ${layer.seqLength} tokens does not divide by tp ${run.tp}`
+            : `a ${layer.type} layer has no sequence-parallel form (only encoder, decoder and cross-decoder blocks do)`;
+          throw new UniapError('DEGREE_MISMATCH', `${file}: stage ${s.index} layer ${u} (${layer.name}): "sp": true, but ${why}; leave out sp for that layer`);
         }
       }
     }

@@ -13,6 +13,9 @@ export interface RunSketch {
   /** ZeRO-1 or ZeRO-2 (planner/strategy.ts). */
   zero?: 1 | 2;
   recompute?: boolean;
+  selectiveRecompute?: boolean;
+  /** Sequence parallelism (tp > 1, blocks only). */
+  sp?: boolean;
 }
 
 export interface StageSketch {
@@ -35,7 +38,16 @@ export function handPlan(
 ): Plan {
   let rank = 0;
   const planStages: PlanStage[] = stages.map((s, index) => {
-    const strategies: StrategyRun[] = s.runs.map((r) => ({ layers: r.layers, dp: r.dp, tp: r.tp, fsdp: r.fsdp ?? false, ...(r.zero ? { zero: r.zero } : {}), recompute: r.recompute ?? false }));
+    const strategies: StrategyRun[] = s.runs.map((r) => ({
+      layers: r.layers,
+      dp: r.dp,
+      tp: r.tp,
+      ...(r.sp ? { sp: true } : {}),
+      fsdp: r.fsdp ?? false,
+      ...(r.zero ? { zero: r.zero } : {}),
+      recompute: r.recompute ?? false,
+      ...(r.selectiveRecompute ? { selectiveRecompute: true } : {}),
+    }));
     const st: PlanStage = { index, layers: s.layers, ranks: [rank, s.devices], strategies };
     rank += s.devices;
     return st;

@@ -17,6 +17,23 @@ export interface Strategy {
   zero?: 1 | 2;
   /** Activation recomputation: keep only the layer input, recompute the forward during backward. */
   recompute: boolean;
+  /**
+   * Selective recomputation (Korthikanti et al. 2022, sec. 5; Megatron-LM --recompute-granularity
+   * selective): only the attention core (scores, softmax, weighted sum) is recomputed in backward and
+   * its s x S tensors are not kept. Only with recompute false (full recomputation covers it).
+   */
+  selectiveRecompute?: boolean;
+  /**
+   * Megatron sequence parallelism over the tp group (Korthikanti et al. 2022, sec. 4.2.2): norms and
+   * residuals on 1/tp of the sequence, all-gather + reduce-scatter in place of each tp all-reduce.
+   * Only with tp > 1 on layers that support it (configs/model-tp.ts sequenceParallelAllowed).
+   */
+  sp?: boolean;
+}
+
+/** Recomputation granularity of a strategy, as Megatron-LM names it. */
+export function recomputeGranularity(s: Strategy): 'none' | 'selective' | 'full' {
+  return s.recompute ? 'full' : s.selectiveRecompute ? 'selective' : 'none';
 }
 
 /** The ZeRO stage of a strategy: 3 for FSDP, else its `zero` (0 when absent). */
@@ -25,18 +42,33 @@ export function zeroStage(s: Strategy): 0 | 1 | 2 | 3 {
 }
 
 export function strategyKey(s: Strategy): string {
-  return `dp${s.dp}.tp${s.tp}${s.fsdp ? '.fsdp' : ''}${s.zero ? `.z${s.zero}` : ''}${s.recompute ? '.rc' : ''}`;
+  return `dp${s.dp}.tp${s.tp}${s.sp ? '.sp' : ''}${s.fsdp ? '.fsdp' : ''}${s.zero ? `.z${s.zero}` : ''}${s.recompute ? '.rc' : ''}${s.selectiveRecompute ? '.src' : ''}`;
 }
 
 export function sameStrategy(a: Strategy, b: Strategy): boolean {
-  return a.dp === b.dp && a.tp === b.tp && a.fsdp === b.fsdp && (a.zero ?? 0) === (b.zero ?? 0) && a.recompute === b.recompute;
+  return (
+    a.dp === b.dp &&
+    a.tp === b.tp &&
+    a.fsdp === b.fsdp &&
+    (a.zero ?? 0) === (b.zero ?? 0) &&
+    a.recompute === b.recompute &&
+    !!a.selectiveRecompute === !!b.selectiveRecompute &&
+    !!a.sp === !!b.sp
+  );
+}
+
+/** Whether two consecutive layers pass the sequence-split tensor as is (both sp on the same dp x tp groups). */
+export function sequenceShardedBetween(a: Strategy, b: Strategy): boolean {
+  return !!a.sp && !!b.sp && a.dp === b.dp && a.tp === b.tp;
 }
 
 /** "tp4 x dp2 +fsdp +recompute" for summaries. */
 export function describeStrategy(s: Strategy): string {
   const parts = [`dp${s.dp}`, `tp${s.tp}`];
+  if (s.sp) parts.push('sp');
   if (s.fsdp) parts.push('fsdp');
   if (s.zero) parts.push(`zero${s.zero}`);
   if (s.recompute) parts.push('recompute');
+  if (s.selectiveRecompute) parts.push('selective-recompute');
   return parts.join(' ');
 }

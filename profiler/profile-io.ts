@@ -57,6 +57,7 @@ export function parseProfile(json: unknown, file: string): Profile {
 
   const overlapSlowdown = r.number('overlapSlowdown', { min: 0 });
   const optimizerBandwidthGBps = r.optNumber('optimizerBandwidthGBps', { min: 0 });
+  const attention = r.optString('attention', { oneOf: ['flash', 'eager'] }) as Profile['attention'];
 
   const layers: LayerProfileEntry[] = [];
   const seenLayers = new Set<string>();
@@ -86,6 +87,7 @@ export function parseProfile(json: unknown, file: string): Profile {
   const profile: Profile = { schemaVersion: PROFILE_SCHEMA_VERSION, provenance, device, overlapSlowdown, layers, links };
   if (cluster) profile.cluster = cluster;
   if (optimizerBandwidthGBps !== undefined) profile.optimizerBandwidthGBps = optimizerBandwidthGBps;
+  if (attention !== undefined) profile.attention = attention;
   return profile;
 }
 

@@ -89,6 +89,13 @@ export interface Profile {
    * planner/cost-model/layer-cost.ts). Absent: the step is not timed (profiles from before it was).
    */
   optimizerBandwidthGBps?: number;
+  /**
+   * The attention the target runs: 'flash' keeps no s x S score tensors (FlashAttention, torch's
+   * scaled_dot_product_attention fused kernels), 'eager' keeps them (softmax output, Korthikanti et
+   * al. 2022). The cost model scales kept activations by it where sp or selective recomputation drop
+   * terms (planner/cost-model/layer-cost.ts). Absent: 'eager' (profiles from before it was recorded).
+   */
+  attention?: 'flash' | 'eager';
   layers: LayerProfileEntry[];
   links: LinkProfileEntry[];
 }

@@ -127,7 +127,7 @@ describe('deriveSpecProfile: layers', () => {
     const l = m.layers[1]!;
     const e = p.layers.find((x) => x.shapeKey === layerShapeKey(l) && x.microBatch === 4 && x.tp === 2)!;
     const params = layerParametersPerTpRank(l, 2) * 2; // bf16: 2 bytes
-    const act = layerActivationBytes(l, 4, 2);
+    const act = layerActivationBytes(l, 4, 2, { flashAttention: true }); // GPUs: flash, as the timing
     const t = layerTimesMs(l, 4, 2, {
       peakTflops: 989, gemmEfficiency: 0.801, gemmHalfDim: 64, attentionEfficiency: 0.55, memoryBandwidthGBps: 3350,
       memoryEfficiency: 0.8, launchFloorUs: 4, flashAttention: true, dropout: l.norm === 'layernorm',

@@ -173,9 +173,10 @@ export function deriveSpecProfile(
     flashAttention: options.flashAttention ?? dev.kind === 'gpu',
     dropout: options.dropout ?? model.layers.some((x) => x.norm === 'layernorm'),
   };
+  // Kept activations follow the attention the timing assumes (flash keeps no s x S tensors).
   const activationOpts = {
     ...(options.sequenceParallel !== undefined ? { sequenceParallel: options.sequenceParallel } : {}),
-    ...(options.flashAttention !== undefined ? { flashAttention: options.flashAttention } : {}),
+    flashAttention: factors.flashAttention,
   };
 
   const shapes = new Map<string, LayerSpec>();
@@ -241,6 +242,7 @@ export function deriveSpecProfile(
     cluster: { name: cluster.name, nodes: cluster.nodes.length, devicesPerNode: node.devices },
     overlapSlowdown: 0,
     optimizerBandwidthGBps: dev.memoryBandwidthGBps * memoryEff,
+    attention: factors.flashAttention ? 'flash' : 'eager',
     layers,
     links,
   };

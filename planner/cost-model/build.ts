@@ -8,9 +8,10 @@ import { tpDegreesFor } from './input.ts';
 import { totalDevices } from '../../configs/cluster-spec.ts';
 import { ProfileLookup } from '../../profiler/profile-lookup.ts';
 import { usableMemoryBytes } from '../../profiler/profile.ts';
-import { boundaryActivationBytes, layerShapeKey } from '../../configs/model-derive.ts';
-import { tpDivides } from '../../configs/model-tp.ts';
-import { layerCost, type DetailedLayerCost } from './layer-cost.ts';
+import { boundaryActivationBytes, layerOutputBytes, layerShapeKey } from '../../configs/model-derive.ts';
+import { sequenceParallelAllowed, tpDivides } from '../../configs/model-tp.ts';
+import { sequenceShardedBetween } from '../strategy.ts';
+import { layerCost, type DetailedLayerCost, type LayerCostEnv } from './layer-cost.ts';
 import { tpGroupNodes, dpGroupNodes, boundaryCrossesNodes, maxNodesOfGroups, nodesSpanned } from './groups.ts';
 import { gcd } from '../rank-layout.ts';
 import { UniapError } from '../../common/errors.ts';
@@ -21,18 +22,26 @@ export interface TableConfig {
   schedule: Schedule;
 }
 
-/** K_g: every (dp, tp) with dp * tp = g, FSDP on/off (dp > 1), recomputation on/off. */
+/**
+ * K_g: every (dp, tp) with dp * tp = g; data-parallel sharding replicated, ZeRO-1/2 (allowZero), FSDP
+ * (allowFsdp) when dp > 1; recomputation none, selective (allowSelectiveRecompute) or full
+ * (allowRecompute); sequence parallelism off or on (allowSp) when tp > 1. Which layers may take which
+ * is `allowed` (buildCostTables).
+ */
 export function strategiesForStage(input: CostModelInput, g: number): Strategy[] {
+  const o = input.options;
   const out: Strategy[] = [];
-  for (const tp of tpDegreesFor(input.cluster, g, input.options)) {
+  const recomputes: { recompute: boolean; selectiveRecompute?: boolean }[] = [{ recompute: false }];
+  if (o.allowSelectiveRecompute) recomputes.push({ recompute: false, selectiveRecompute: true });
+  if (o.allowRecompute) recomputes.push({ recompute: true });
+  for (const tp of tpDegreesFor(input.cluster, g, o)) {
     const dp = g / tp;
-    // Data-parallel sharding: replicated, ZeRO-1, ZeRO-2 (allowZero), FSDP = ZeRO-3 (allowFsdp).
     const shardings: { fsdp: boolean; zero?: 1 | 2 }[] = [{ fsdp: false }];
-    if (dp > 1 && input.options.allowZero) shardings.push({ fsdp: false, zero: 1 }, { fsdp: false, zero: 2 });
-    if (dp > 1 && input.options.allowFsdp) shardings.push({ fsdp: true });
-    for (const sh of shardings) {
-      for (const recompute of input.options.allowRecompute ? [false, true] : [false]) {
-        out.push({ dp, tp, ...sh, recompute });
+    if (dp > 1 && o.allowZero) shardings.push({ fsdp: false, zero: 1 }, { fsdp: false, zero: 2 });
+    if (dp > 1 && o.allowFsdp) shardings.push({ fsdp: true });
+    for (const sp of tp > 1 && o.allowSp ? [false, true] : [false]) {
+      for (const sh of shardings) {
+        for (const rc of recomputes) out.push({ dp, tp, ...(sp ? { sp } : {}), ...sh, ...rc });
       }
     }
   }
@@ -90,7 +99,11 @@ export function buildCostTables(input: CostModelInput, config: TableConfig): Cos
   // allowed, and uncoveredTp says which (the search reports it, planner/search/coverage.ts). A shape
   // the profile lacks altogether is an error (ProfileLookup.layer: the profile is for another model).
   // The optimizer step streams the states at the profile's optimizer bandwidth (layer-cost.ts).
-  const optimizerBytesPerMs = (input.profile.optimizerBandwidthGBps ?? 0) * 1e6;
+  const env: LayerCostEnv = {
+    overlapSlowdown: input.profile.overlapSlowdown,
+    optimizerBytesPerMs: (input.profile.optimizerBandwidthGBps ?? 0) * 1e6,
+    flashAttention: input.profile.attention === 'flash',
+  };
   const allowed: boolean[][] = [];
   const cost: LayerCost[][] = [];
   const uncoveredTp: (readonly number[] | undefined)[] = [];
@@ -103,13 +116,13 @@ export function buildCostTables(input: CostModelInput, config: TableConfig): Cos
       const checkCoverage = lookup.hasShape(key);
       const uncovered = new Set<number>();
       for (const s of strategies) {
-        let ok = tpDivides(layer, s.tp) && b % s.dp === 0;
+        let ok = tpDivides(layer, s.tp) && b % s.dp === 0 && (!s.sp || sequenceParallelAllowed(layer, s.tp));
         if (ok && checkCoverage && !lookup.coversTp(key, s.tp)) {
           uncovered.add(s.tp);
           ok = false;
         }
         row.ok.push(ok);
-        row.cost.push(ok ? layerCost(layer, s, b, c, lookup, groupsOf(s), input.profile.overlapSlowdown, optimizerBytesPerMs) : NOT_ALLOWED);
+        row.cost.push(ok ? layerCost(layer, s, b, c, lookup, groupsOf(s), env) : NOT_ALLOWED);
       }
       if (uncovered.size > 0) row.uncovered = [...uncovered].sort((x, y) => x - y);
       rows.set(key, row);
@@ -144,6 +157,15 @@ export function buildCostTables(input: CostModelInput, config: TableConfig): Cos
   };
   const reshard = (bytes: number, from: Strategy, to: Strategy): number =>
     from.dp === to.dp ? 0 : shardGather(bytes, from.dp, to.dp) + shardGather(bytes, to.dp, from.dp);
+  // Sequence parallelism at a boundary (Korthikanti et al. 2022, sec. 4.2.2): two sp layers on the same
+  // dp x tp groups pass the sequence-split hidden states as they are; otherwise the sp side gathers the
+  // sequence over its tp group, an all-gather of its dp shard of the hidden states (layer u's output):
+  // forward after an sp layer, backward (the gradient) before one. The executor gathers before every
+  // P2P too (runtime/executor/uniap_exec/pipeline.py), so both sides of a stage boundary pay it.
+  const seqGather = (hiddenBytes: number, s: Strategy): number =>
+    s.sp ? lookup.collectiveMs('all-gather', hiddenBytes / s.dp, s.tp, groupsOf(s).tpNodes) : 0;
+  const seqBoundary = (hiddenBytes: number, from: Strategy, to: Strategy): number =>
+    sequenceShardedBetween(from, to) ? 0 : seqGather(hiddenBytes, from) + seqGather(hiddenBytes, to);
   // R'[cls][u][k][l]: one P2P of the boundary activations forward and one of their gradient backward
   // per micro-batch (Narayanan et al. 2021, arXiv 2104.04473, sec. 2.2 and 4.1). Each device pair moves the larger of
   // the two sides' shards; pairs transfer in parallel.
@@ -159,21 +181,25 @@ export function buildCostTables(input: CostModelInput, config: TableConfig): Cos
   const needInter = boundaryClass.includes(1);
   const K = strategies.length;
   const zeros = Array.from({ length: K }, () => new Array<number>(K).fill(0));
-  const matrices = new Map<number, { R: number[][]; P0: number[][]; P1: number[][] }>();
-  const matricesFor = (bytes: number) => {
-    let v = matrices.get(bytes);
+  const anySp = strategies.some((s) => s.sp);
+  const matrices = new Map<string, { R: number[][]; P0: number[][]; P1: number[][] }>();
+  const matricesFor = (bytes: number, hiddenBytes: number) => {
+    const key = `${bytes}|${anySp ? hiddenBytes : 0}`;
+    let v = matrices.get(key);
     if (!v) {
       const R: number[][] = [];
       const P0: number[][] = [];
       const P1: number[][] = [];
+      const sp = (from: Strategy, to: Strategy, acrossStages: boolean): number =>
+        !anySp || bytes === 0 ? 0 : acrossStages ? seqGather(hiddenBytes, from) + seqGather(hiddenBytes, to) : seqBoundary(hiddenBytes, from, to);
       for (let k = 0; k < K; k++) {
         const from = strategies[k]!;
-        R.push(strategies.map((to) => (bytes === 0 ? 0 : reshard(bytes, from, to))));
-        P0.push(needIntra && bytes > 0 ? strategies.map((to) => p2p(bytes, from, to, 1)) : zeros[k]!);
-        P1.push(needInter && bytes > 0 ? strategies.map((to) => p2p(bytes, from, to, 2)) : zeros[k]!);
+        R.push(strategies.map((to) => (bytes === 0 ? 0 : reshard(bytes, from, to) + sp(from, to, false))));
+        P0.push(needIntra && bytes > 0 ? strategies.map((to) => p2p(bytes, from, to, 1) + sp(from, to, true)) : zeros[k]!);
+        P1.push(needInter && bytes > 0 ? strategies.map((to) => p2p(bytes, from, to, 2) + sp(from, to, true)) : zeros[k]!);
       }
       v = { R, P0, P1 };
-      matrices.set(bytes, v);
+      matrices.set(key, v);
     }
     return v;
   };
@@ -181,7 +207,8 @@ export function buildCostTables(input: CostModelInput, config: TableConfig): Cos
   const p2pIntra: number[][][] = [];
   const p2pInter: number[][][] = [];
   for (let u = 0; u < L; u++) {
-    const m = matricesFor(boundaryBytes[u]!); // the last layer has no boundary: 0 bytes, all zeros
+    // The last layer has no boundary: 0 bytes, all zeros.
+    const m = matricesFor(boundaryBytes[u]!, u < L - 1 ? layerOutputBytes(model.layers[u]!, b) : 0);
     reshardMs.push(m.R);
     p2pIntra.push(m.P0);
     p2pInter.push(m.P1);

@@ -1,6 +1,6 @@
 // Dominated strategies: on one layer, strategy k is dominated by k' when both lay the layer out the
-// same way (same dp and tp, so every reshard and P2P entry to and from them is the same: build.ts
-// prices those by dp and tp only) and k' is no worse in time, model states, kept activations and
+// same way (same dp, tp and sequence parallelism, so every reshard and P2P entry to and from them is
+// the same: build.ts prices those by dp, tp and sp only) and k' is no worse in time, model states, kept activations and
 // workspace. Replacing k by k' in any placement then changes no term of the objective upward and no
 // term of any stage's memory upward (evaluate.ts), so some optimum avoids k, and the solvers may skip
 // it: the optimum and its proof are unchanged. Ties keep the first of equal strategies. The larger
@@ -21,7 +21,7 @@ function equal(a: LayerCost, b: LayerCost): boolean {
 export function pruneDominated(t: CostTables): { tables: CostTables; pruned: number } {
   const groups = new Map<string, number[]>();
   t.strategies.forEach((s, k) => {
-    const key = `${s.dp}x${s.tp}`;
+    const key = `${s.dp}x${s.tp}${s.sp ? '.sp' : ''}`;
     (groups.get(key) ?? groups.set(key, []).get(key)!).push(k);
   });
   let pruned = 0;

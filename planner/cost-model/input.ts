@@ -18,7 +18,12 @@ export interface CostModelOptions {
   allowFsdp: boolean;
   /** ZeRO-1 and ZeRO-2 (optimizer states / and gradients sharded over dp) as per-layer choices. */
   allowZero: boolean;
+  /** Full recomputation (keep only each layer's input). */
   allowRecompute: boolean;
+  /** Selective recomputation (the attention core only, Megatron-LM's `selective`). */
+  allowSelectiveRecompute: boolean;
+  /** Megatron sequence parallelism with tp > 1 on the blocks that support it. */
+  allowSp: boolean;
   /** Largest tensor-parallel degree considered (default: devices per node). */
   maxTp?: number;
 }
@@ -28,6 +33,8 @@ export const DEFAULT_COST_MODEL_OPTIONS: CostModelOptions = {
   allowFsdp: true,
   allowZero: true,
   allowRecompute: true,
+  allowSelectiveRecompute: true,
+  allowSp: true,
 };
 
 export interface CostModelInput {

@@ -18,6 +18,15 @@
 //   executor gathers before the next iteration starts). ZeRO-2 (gradients sharded too, sec. 5.2)
 //   reduce-scatters every micro-batch's gradient as its backward ends (exposed max(0, RS - bwd) per
 //   micro-batch) and all-gathers the weights once per iteration like ZeRO-1.
+// - Sequence parallelism (Korthikanti et al. 2022, sec. 4.2.2) turns each tp all-reduce into a
+//   reduce-scatter + all-gather of the same bytes (each with its own latency), and splits the
+//   activations tp replicates over the group (configs/model-derive.ts layerActivationBytes): the
+//   profile's kept bytes are scaled by the formula's ratio with and without it. The norms and residual
+//   adds it splits are not taken off the profile's compute (a small share; the profile measures them
+//   unsplit). Gathering the sequence where a neighbour is not sequence-split is a boundary cost
+//   (build.ts). Full recomputation with sp keeps the input's 1/tp slice.
+// - Selective recomputation (sec. 5) runs the attention core forward again in backward: the
+//   forward's time times the core's share of the layer's forward FLOPs; its s x S tensors are not kept.
 // - Overlapped communication slows the compute it overlaps by Profile.overlapSlowdown (measured).
 // - Gradients travel in fp32 in 16-bit training (Megatron-LM --bf16 reduces its fp32 main grads;
 //   the executor and FSDP2 with reduce_dtype fp32 do too): 4 bytes per parameter (configs/model-state.ts).
@@ -28,7 +37,15 @@ import type { LayerSpec } from '../../configs/model-spec.ts';
 import type { Strategy } from '../strategy.ts';
 import type { LayerCost } from './tables.ts';
 import type { ProfileLookup } from '../../profiler/profile-lookup.ts';
-import { layerInputBytes, layerShapeKey, dtypeBytes } from '../../configs/model-derive.ts';
+import {
+  dtypeBytes,
+  layerActivationBytes,
+  layerAttentionCoreFlopsPerSample,
+  layerForwardFlopsPerSample,
+  layerInputBytes,
+  layerShapeKey,
+  type ActivationOptions,
+} from '../../configs/model-derive.ts';
 import { layerTpCollectives } from '../../configs/model-tp.ts';
 import { modelStateBytes, type ModelStateBytes } from './memory.ts';
 import { stateBytesPerParameter } from '../../configs/model-state.ts';
@@ -55,6 +72,16 @@ export interface DetailedLayerCost extends LayerCost {
   backwardMs: number;
 }
 
+/** What the cost of every layer shares: the profile's device-wide facts. */
+export interface LayerCostEnv {
+  /** Profile.overlapSlowdown. */
+  overlapSlowdown: number;
+  /** Effective memory bandwidth for the optimizer step, bytes per ms; 0 leaves the step out. */
+  optimizerBytesPerMs: number;
+  /** The profile's attention keeps no s x S tensors (Profile.attention 'flash'). */
+  flashAttention: boolean;
+}
+
 export function layerCost(
   layer: LayerSpec,
   s: Strategy,
@@ -62,22 +89,29 @@ export function layerCost(
   microBatches: number,
   lookup: ProfileLookup,
   groups: GroupPlacement,
-  overlapSlowdown: number,
-  /** Effective memory bandwidth for the optimizer step, bytes per ms; 0 leaves the step out. */
-  optimizerBytesPerMs = 0,
+  env: LayerCostEnv,
 ): DetailedLayerCost {
   const m = microBatchSize / s.dp; // samples per device per micro-batch
   const e = lookup.layer(layerShapeKey(layer), m, s.tp);
   const fwd = e.forwardMs;
   const bwd = e.backwardMs;
-  // Recomputation runs the forward again during backward (Chen et al. 2016; Korthikanti et al. 2022).
-  let computeMs = fwd + bwd + (s.recompute ? fwd : 0);
+  const sp = !!s.sp && s.tp > 1;
+  const selective = !!s.selectiveRecompute && !s.recompute;
+  // Recomputation runs the forward again during backward (Chen et al. 2016; Korthikanti et al. 2022);
+  // selective recomputation only the attention core.
+  const flops = layerForwardFlopsPerSample(layer);
+  const coreShare = selective && flops > 0 ? layerAttentionCoreFlopsPerSample(layer) / flops : 0;
+  let computeMs = fwd + bwd + (s.recompute ? fwd : 0) + coreShare * fwd;
 
-  // Tensor-parallel all-reduces of the layer's output activations (Megatron-LM sec. 3).
+  // Tensor-parallel all-reduces of the layer's output activations (Megatron-LM sec. 3); with sequence
+  // parallelism a reduce-scatter and an all-gather each.
   let tpCommMs = 0;
   if (s.tp > 1 && e.tpCommunication === 'excluded') {
     const coll = layerTpCollectives(layer);
-    const arMs = lookup.collectiveMs('all-reduce', coll.bytesPerSample * m, s.tp, groups.tpNodes);
+    const bytes = coll.bytesPerSample * m;
+    const arMs = sp
+      ? lookup.collectiveMs('reduce-scatter', bytes, s.tp, groups.tpNodes) + lookup.collectiveMs('all-gather', bytes, s.tp, groups.tpNodes)
+      : lookup.collectiveMs('all-reduce', bytes, s.tp, groups.tpNodes);
     const forwards = s.recompute ? 2 : 1;
     tpCommMs = (coll.forwardAllReduces * forwards + coll.backwardAllReduces) * arMs;
   }
@@ -118,14 +152,18 @@ export function layerCost(
       overlappedCommMs = (ar - exposed) / microBatches;
     }
   }
-  computeMs += overlapSlowdown * overlappedCommMs;
+  computeMs += env.overlapSlowdown * overlappedCommMs;
   const optimizerParams = zero >= 1 && s.dp > 1 ? params / s.dp : params;
-  const optimizerMs = optimizerBytesPerMs > 0 ? (optimizerParams * optimizerBytesPerParameter(layer.dtype)) / optimizerBytesPerMs / microBatches : 0;
+  const optimizerMs =
+    env.optimizerBytesPerMs > 0 ? (optimizerParams * optimizerBytesPerParameter(layer.dtype)) / env.optimizerBytesPerMs / microBatches : 0;
   computeMs += optimizerMs;
 
   const state = modelStateBytes(params, layer.dtype, s.dp > 1 ? zero : 0, s.dp);
-  // Full recomputation keeps only the layer input (Korthikanti et al. 2022, sec. 4.1: 2sbh in 16-bit).
-  const activationBytes = s.recompute ? layerInputBytes(layer, m) : e.activationBytes;
+  // Full recomputation keeps only the layer input (Korthikanti et al. 2022, sec. 4.1: 2sbh in 16-bit;
+  // with sp its 1/tp slice, sec. 5). Otherwise the profile's bytes, scaled by the formula's ratio
+  // where sp or selective recomputation drop terms the profile kept.
+  const keptBytes = sp || selective ? e.activationBytes * activationRatio(layer, m, s.tp, env.flashAttention, sp, selective) : e.activationBytes;
+  const activationBytes = s.recompute ? layerInputBytes(layer, m) / (sp ? s.tp : 1) : keptBytes;
   // Transient peak: the profile's working set; recomputation materializes the layer's activations
   // again during its backward; FSDP holds the gathered parameters of this layer and the prefetched next;
   // ZeRO-1/2 hold the all-gathered weights before they are copied in, ZeRO-2 one micro-batch's full
@@ -137,9 +175,17 @@ export function layerCost(
       ? params * perParam.weight + (zero === 2 ? gradBytes : 0) + (sixteenBit ? params * perParam.weight : 0)
       : 0;
   const workspaceBytes =
-    e.workingSetBytes + (s.recompute ? e.activationBytes : 0) + (s.fsdp && s.dp > 1 ? 2 * paramBytes : 0) + zeroWorkspace;
+    e.workingSetBytes + (s.recompute ? keptBytes : 0) + (s.fsdp && s.dp > 1 ? 2 * paramBytes : 0) + zeroWorkspace;
 
   const breakdown = { computeMs, tpCommMs, fsdpExposedMs, gradSyncExposedMs, overlappedCommMs };
   const timeMs = computeMs + tpCommMs + fsdpExposedMs + gradSyncExposedMs;
   return { timeMs, breakdown, stateBytes: state.totalBytes, activationBytes, workspaceBytes, state, forwardMs: fwd, backwardMs: bwd };
+}
+
+/** layerActivationBytes with sp / selective recomputation over without, for the profile's attention. */
+function activationRatio(layer: LayerSpec, m: number, tp: number, flashAttention: boolean, sp: boolean, selective: boolean): number {
+  const base: ActivationOptions = { flashAttention };
+  const full = layerActivationBytes(layer, m, tp, base);
+  if (full <= 0) return 1;
+  return layerActivationBytes(layer, m, tp, { ...base, sequenceParallel: sp, selectiveRecompute: selective }) / full;
 }

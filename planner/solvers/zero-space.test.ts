@@ -13,12 +13,14 @@ import { getSolver } from './index.ts';
 import { pruneDominated } from '../cost-model/dominated-strategies.ts';
 
 const model = loadModel('tiny-gpt');
+// The ZeRO dimension alone (sp and selective recomputation: sp-space.test.ts).
+const ZERO_ONLY = { allowRecompute: false, allowSelectiveRecompute: false, allowSp: false };
 
 function instances(): { name: string; t: CostTables }[] {
   const out: { name: string; t: CostTables }[] = [];
   for (const devices of [2, 4]) {
     const cluster = localCpuCluster(devices);
-    const roomy = prepareCostModel(model, cluster, { globalBatch: 8, options: { allowRecompute: false } });
+    const roomy = prepareCostModel(model, cluster, { globalBatch: 8, options: ZERO_ONLY });
     for (const stages of devices === 2 ? [1, 2] : [1, 2]) {
       for (const schedule of ['gpipe', '1f1b'] as const) {
         const base = buildCostTables(roomy, { stages, microBatches: 2, schedule });
@@ -26,7 +28,7 @@ function instances(): { name: string; t: CostTables }[] {
         const states = base.cost.map((row) => Math.min(...row.filter((c) => Number.isFinite(c.timeMs)).map((c) => c.stateBytes + c.activationBytes + c.workspaceBytes)));
         const need = states.reduce((a, b) => a + b, 0) / stages;
         for (const f of [4, 1.1, 0.8]) {
-          const input = prepareCostModel(model, cluster, { globalBatch: 8, options: { allowRecompute: false, memoryBudgetBytes: f * need } });
+          const input = prepareCostModel(model, cluster, { globalBatch: 8, options: { ...ZERO_ONLY, memoryBudgetBytes: f * need } });
           out.push({ name: `${devices} devices, ${stages} stage(s), ${schedule}, budget ${f}x`, t: buildCostTables(input, { stages, microBatches: 2, schedule }) });
         }
       }

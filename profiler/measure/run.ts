@@ -441,6 +441,9 @@ function assemble(
     // The optimizer step is not measured: the datasheet bandwidth x the streaming efficiency, as the
     // spec profile takes it (noted in provenance).
     optimizerBandwidthGBps: node.deviceType.memoryBandwidthGBps * MEMORY_EFFICIENCY[node.deviceType.kind],
+    // The layers use torch's scaled_dot_product_attention where torch has it (2.x); on GPUs its fused
+    // kernels keep no s x S tensors (python/uniap_torch/layers.py _attend).
+    attention: placement.kind !== 'cpu' && Number.parseInt(info.torch, 10) >= 2 ? 'flash' : 'eager',
     layers,
     links,
   };

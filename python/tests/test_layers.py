@@ -52,10 +52,13 @@ def _differs(a: torch.Tensor, b: torch.Tensor) -> Optional[str]:
     return None
 
 
-def _compare_layer(spec: Dict[str, Any], facts: Dict[str, Any], tp: TPGroup) -> List[str]:
-    """Problems of this rank's tp shard of the layer against the unsplit layer (empty: none)."""
+def _compare_layer(spec: Dict[str, Any], facts: Dict[str, Any], tp: TPGroup, wrap=None) -> List[str]:
+    """Problems of this rank's tp shard of the layer against the unsplit layer (empty: none).
+    `wrap(part)` may replace the shard's forward (test_sequence_parallel.py converts the layout)."""
     full = build_layer(spec, facts, TPGroup.single(), torch.float32, SEED)
     part = build_layer(spec, facts, tp, torch.float32, SEED)
+    if wrap is not None:
+        wrap(part)
     g = torch.Generator().manual_seed(SEED + spec["index"])
     x, enc = _inputs(spec, g)
     xs = [x.clone().requires_grad_(x.is_floating_point()) for _ in range(2)]

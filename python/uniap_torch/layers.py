@@ -31,6 +31,10 @@ Inputs and outputs per layer type (b = micro-batch size on this rank, s = layer_
                    (vocabulary-parallel: a max and two sums all-reduced, logits never gathered).
 Every other output is complete and replicated on the tensor-parallel ranks (the row-parallel
 all-reduce is inside forward), so `sum(y).backward()` style measurements see the tensor-parallel cost.
+Sequence parallelism (TPGroup.sequence_parallel, encoder/decoder/cross-decoder blocks): the block takes
+and returns this rank's [b, s/tp, h] slice of the sequence; `scatter_to_sequence` and
+`gather_from_sequence` convert at its boundaries (the executor does, runtime/executor/uniap_exec).
+Selective recomputation: `Attention.recompute_core = True` recomputes the attention core in backward.
 
 Tensor parallelism (Megatron-LM, Shoeybi et al. 2019, "f" and "g" operators): attention splits heads
 (q/k/v column-parallel, output projection row-parallel), MLPs split the FFN dimension (up/gate
@@ -57,6 +61,7 @@ from typing import Any, Dict, Optional
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.utils.checkpoint as ckpt
 
 from . import comm
 
@@ -71,6 +76,9 @@ class TPGroup:
     size: int
     rank: int
     group: Any = None  # torch.distributed ProcessGroup; None when size == 1
+    # Megatron sequence parallelism (Korthikanti et al. 2022): a block built with it takes and returns
+    # this rank's 1/size slice of the sequence (dim 1); see `Block` and the sequence operators below.
+    sequence_parallel: bool = False
 
     @staticmethod
     def single() -> "TPGroup":
@@ -107,6 +115,111 @@ class _ReduceFromTP(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):  # type: ignore[override]
         return g, None
+
+
+# ---- sequence parallelism (Korthikanti et al. 2022, sec. 4.2.2): tensors split along the sequence ----
+# Four operators on dim 1 of [b, s, h]: `scatter_to_sequence` / `gather_from_sequence` convert between
+# the replicated layout every layer boundary uses and the sequence-split one (forward slice / all-gather,
+# backward all-gather / slice: gradients of replicated tensors are complete on every tp rank), and
+# inside a block `gather_sequence_for_tp` (forward all-gather, backward reduce-scatter: the column-parallel
+# input's gradient is a partial sum) and `reduce_scatter_sequence` (forward reduce-scatter of the
+# row-parallel output's partial sums, backward all-gather) replace Megatron's f and g.
+
+
+def _seq_all_gather(x: torch.Tensor, tp: TPGroup) -> torch.Tensor:
+    t = x.transpose(0, 1).contiguous()  # sequence leading: the flat all-gather concatenates along it
+    out, work = comm.all_gather_flat(t, tp.group, tp.size)
+    return comm.finish_gather(out, work).transpose(0, 1).contiguous()
+
+
+def _seq_reduce_scatter(x: torch.Tensor, tp: TPGroup) -> torch.Tensor:
+    t = x.transpose(0, 1).contiguous()
+    shape = (t.shape[0] // tp.size,) + tuple(t.shape[1:])
+    src = t.float() if t.dtype == torch.bfloat16 and comm.backend() == "gloo" else t
+    shard = comm.reduce_scatter_flat(src.reshape(-1), tp.group, tp.rank, tp.size, async_op=False).result()
+    return shard.to(x.dtype).reshape(shape).transpose(0, 1).contiguous()
+
+
+def _seq_slice(x: torch.Tensor, tp: TPGroup) -> torch.Tensor:
+    n = x.shape[1] // tp.size
+    return x[:, tp.rank * n:(tp.rank + 1) * n].contiguous()  # a copy: the full tensor is not kept alive
+
+
+class _ScatterToSequence(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, tp):  # type: ignore[override]
+        ctx.tp = tp
+        return _seq_slice(x, tp)
+
+    @staticmethod
+    def backward(ctx, g):  # type: ignore[override]
+        return _seq_all_gather(g, ctx.tp), None
+
+
+class _GatherFromSequence(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, tp):  # type: ignore[override]
+        ctx.tp = tp
+        return _seq_all_gather(x, tp)
+
+    @staticmethod
+    def backward(ctx, g):  # type: ignore[override]
+        return _seq_slice(g, ctx.tp), None
+
+
+class _GatherSequenceForTP(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, tp):  # type: ignore[override]
+        ctx.tp = tp
+        return _seq_all_gather(x, tp)
+
+    @staticmethod
+    def backward(ctx, g):  # type: ignore[override]
+        return _seq_reduce_scatter(g, ctx.tp), None
+
+
+class _ReduceScatterSequence(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, tp):  # type: ignore[override]
+        ctx.tp = tp
+        return _seq_reduce_scatter(x, tp)
+
+    @staticmethod
+    def backward(ctx, g):  # type: ignore[override]
+        return _seq_all_gather(g, ctx.tp), None
+
+
+def scatter_to_sequence(x: torch.Tensor, tp: TPGroup) -> torch.Tensor:
+    """Replicated [b, s, h] -> this rank's [b, s/tp, h] (backward: all-gather of the gradient)."""
+    return x if tp.size == 1 else _ScatterToSequence.apply(x, tp)
+
+
+def gather_from_sequence(x: torch.Tensor, tp: TPGroup) -> torch.Tensor:
+    """This rank's [b, s/tp, h] -> replicated [b, s, h] (backward: keep this rank's slice)."""
+    return x if tp.size == 1 else _GatherFromSequence.apply(x, tp)
+
+
+def _tp_input(x: torch.Tensor, tp: TPGroup) -> torch.Tensor:
+    """The input of a column-parallel projection: f, or the sequence all-gather under sp."""
+    if tp.size > 1 and tp.sequence_parallel:
+        return _GatherSequenceForTP.apply(x, tp)
+    return copy_to_tp(x, tp)
+
+
+def _tp_output(x: torch.Tensor, tp: TPGroup) -> torch.Tensor:
+    """The output of a row-parallel projection: g, or the sequence reduce-scatter under sp."""
+    if tp.size > 1 and tp.sequence_parallel:
+        return _ReduceScatterSequence.apply(x, tp)
+    return reduce_from_tp(x, tp)
+
+
+def _sp_param(p: Optional[torch.Tensor], tp: Optional[TPGroup]) -> Optional[torch.Tensor]:
+    """A parameter every tp rank holds in full but applies to its own slice of the sequence (norms,
+    row-parallel biases under sp): identity forward, all-reduce of its gradient backward, so every
+    rank's gradient is the whole sequence's (Megatron all-reduces these once per step instead)."""
+    if p is None or tp is None or tp.size == 1 or not tp.sequence_parallel:
+        return p
+    return _CopyToTP.apply(p, tp)
 
 
 def copy_to_tp(x: torch.Tensor, tp: TPGroup) -> torch.Tensor:
@@ -156,9 +269,10 @@ def _need_divisible(what: str, value: int, tp: int, spec: Dict[str, Any]) -> Non
 
 
 class Norm(nn.Module):
-    def __init__(self, kind: str, size: int, init: _Init, name: str) -> None:
+    def __init__(self, kind: str, size: int, init: _Init, name: str, sp: Optional[TPGroup] = None) -> None:
         super().__init__()
         self.kind = kind
+        self.sp = sp  # sequence parallelism: the weights' gradients are summed over the tp group
         self.weight = init.param(init.full(f"{name}.weight", (size,), "ones"))
         if kind == "layernorm":
             self.bias = init.param(init.full(f"{name}.bias", (size,), "zeros"))
@@ -166,12 +280,13 @@ class Norm(nn.Module):
             self.bias = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w, b = _sp_param(self.weight, self.sp), _sp_param(self.bias, self.sp)
         if self.kind == "layernorm":
-            return F.layer_norm(x, (x.shape[-1],), self.weight, self.bias, 1e-5)
+            return F.layer_norm(x, (x.shape[-1],), w, b, 1e-5)
         # RMSNorm (Zhang & Sennrich 2019), computed in fp32 as Llama does.
         xf = x.float()
         y = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + 1e-6)
-        return y.to(x.dtype) * self.weight
+        return y.to(x.dtype) * w
 
 
 # ---- attention ----------------------------------------------------------------------------------
@@ -246,6 +361,7 @@ class Attention(nn.Module):
         if H % KV != 0:
             raise ValueError(f"layer {spec.get('name')}: heads={H} is not a multiple of kvHeads={KV}")
         self.tp, self.causal, self.cross = tp, causal, cross
+        self.recompute_core = False  # selective recomputation of the attention core (set by the executor)
         self.h_local, self.kv_local, self.d = H // tp.size, KV // tp.size, d
         position = spec["positionEmbedding"]  # the chain's scheme, resolved onto every block
         self.rope = position == "rope" and not cross
@@ -280,7 +396,7 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor, kv_source: Optional[torch.Tensor] = None,
                 window_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         tp = self.tp
-        xin = copy_to_tp(x, tp)
+        xin = _tp_input(x, tp)
         src = copy_to_tp(kv_source, tp) if self.cross else xin
         q = self._heads(F.linear(xin, self.wq, self.bq), self.h_local)
         k = self._heads(F.linear(src, self.wk, self.bk), self.kv_local)
@@ -302,11 +418,15 @@ class Attention(nn.Module):
                 nw = window_mask.shape[0]
                 bias = (bias.unsqueeze(0) + window_mask[None, :, None].to(q.dtype)).expand(
                     q.shape[0] // nw, nw, -1, ww, ww).reshape(q.shape[0], -1, ww, ww)
-        out = _attend(q, k, v, bias, self.causal)
+        if self.recompute_core and torch.is_grad_enabled():
+            # Selective recomputation (Korthikanti et al. 2022, sec. 5): keep q, k, v; run the core again in backward.
+            out = ckpt.checkpoint(_attend, q, k, v, bias, self.causal, use_reentrant=True)
+        else:
+            out = _attend(q, k, v, bias, self.causal)
         b, _, s, _ = out.shape
         out = F.linear(out.transpose(1, 2).reshape(b, s, self.h_local * self.d), self.wo)
-        out = reduce_from_tp(out, tp)
-        return out if self.bo is None else out + self.bo
+        out = _tp_output(out, tp)
+        return out if self.bo is None else out + _sp_param(self.bo, tp)
 
 
 class MLP(nn.Module):
@@ -327,11 +447,11 @@ class MLP(nn.Module):
         self.b_down = init.param(init.full(f"{name}.down.bias", (h,), "zeros")) if bias else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = copy_to_tp(x, self.tp)
+        x = _tp_input(x, self.tp)
         up = F.linear(x, self.w_up, self.b_up)
         a = F.silu(F.linear(x, self.w_gate, self.b_gate)) * up if self.swiglu else F.gelu(up)
-        out = reduce_from_tp(F.linear(a, self.w_down), self.tp)
-        return out if self.b_down is None else out + self.b_down
+        out = _tp_output(F.linear(a, self.w_down), self.tp)
+        return out if self.b_down is None else out + _sp_param(self.b_down, self.tp)
 
 
 # ---- layers -------------------------------------------------------------------------------------
@@ -414,6 +534,10 @@ class Block(nn.Module):
             raise ValueError(f"layer {spec.get('name')}: a block splits heads and FFN over tp, facts say {facts['tp']['split']!r}")
         self.kind = kind
         self.merge_norm = None
+        sp = tp if tp.size > 1 and tp.sequence_parallel else None
+        if sp is not None and (not facts["tp"].get("sequenceParallel") or spec["seqLength"] % tp.size != 0):
+            raise ValueError(f"layer {spec.get('name')}: sequence parallelism needs a block that supports it "
+                             f"(facts.tp.sequenceParallel) and a sequence of {spec['seqLength']} divisible by tp {tp.size}")
         if kind == "swin":
             r, w = spec["resolution"], spec["windowSize"] or spec["resolution"]
             w = min(w, r)
@@ -435,11 +559,11 @@ class Block(nn.Module):
             self.attn = Attention(spec, tp, init, "attn", causal=False, window=w)
         else:
             self.attn = Attention(spec, tp, init, "attn", causal=bool(facts["causal"]))
-        self.norm1 = Norm(spec["norm"], h, init, "norm1")
+        self.norm1 = Norm(spec["norm"], h, init, "norm1", sp)
         if kind == "cross-decoder":
-            self.norm_x = Norm(spec["norm"], h, init, "norm_x")
+            self.norm_x = Norm(spec["norm"], h, init, "norm_x", sp)
             self.xattn = Attention(spec, tp, init, "xattn", causal=False, cross=True)
-        self.norm2 = Norm(spec["norm"], h, init, "norm2")
+        self.norm2 = Norm(spec["norm"], h, init, "norm2", sp)
         self.mlp = MLP(spec, tp, init, "mlp")
 
     @staticmethod

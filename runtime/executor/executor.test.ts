@@ -120,6 +120,20 @@ describe('executor parity on tiny-gpt (Gloo, CPU)', () => {
       { layers: [3, 5], devices: 1, runs: [{ layers: [3, 5], dp: 1, tp: 1 }] },
     ], { globalBatch: 8, microBatches: 4, schedule: '1f1b' })],
     ['mixed strategies inside one stage', () => mixedPlan(model)],
+    ['sequence parallelism with tp (tp2 sp on the blocks)', () => handPlan(model, [{ layers: [0, 5], devices: 2, runs: [
+      { layers: [0, 0], dp: 1, tp: 2 }, { layers: [1, 4], dp: 1, tp: 2, sp: true }, { layers: [5, 5], dp: 1, tp: 2 },
+    ] }], batch)],
+    ['selective recomputation (dp2, then tp2)', () => handPlan(model, [{ layers: [0, 5], devices: 2, runs: [
+      { layers: [0, 2], dp: 2, tp: 1, selectiveRecompute: true }, { layers: [3, 5], dp: 1, tp: 2, selectiveRecompute: true },
+    ] }], batch)],
+    ['sp, selective and full recomputation, ZeRO and FSDP mixed in one stage', () => handPlan(model, [{ layers: [0, 5], devices: 2, runs: [
+      { layers: [0, 0], dp: 2, tp: 1, zero: 1 },
+      { layers: [1, 1], dp: 1, tp: 2, sp: true, selectiveRecompute: true }, // sequence sliced on entry
+      { layers: [2, 2], dp: 1, tp: 2, sp: true, recompute: true }, // slice passed on; recomputed from it
+      { layers: [3, 3], dp: 2, tp: 1, fsdp: true, selectiveRecompute: true }, // gathered, then resharded
+      { layers: [4, 4], dp: 1, tp: 2, sp: true, fsdp: false }, // gathered before the head
+      { layers: [5, 5], dp: 2, tp: 1, zero: 2 },
+    ] }], batch)],
   ];
   for (const [name, make] of cases) {
     it(`${name} equals single-process training`, async () => {
@@ -142,6 +156,20 @@ describe('executor parity on tiny-gpt (Gloo, CPU)', () => {
     const results = await train(model, plan, 'hybrid4');
     checkReports(plan, results);
     expectClose(lossesOf(results), reference, 'hybrid 4 ranks');
+  }, TIMEOUT);
+
+  it('sequence parallelism across a pp=2 1F1B stage boundary, and dp2 x tp2 sp and tp4 sp on 4 ranks', async () => {
+    const plan = handPlan(model, [
+      { layers: [0, 2], devices: 2, runs: [{ layers: [0, 0], dp: 2, tp: 1 }, { layers: [1, 2], dp: 1, tp: 2, sp: true }] },
+      { layers: [3, 5], devices: 2, runs: [{ layers: [3, 4], dp: 1, tp: 2, sp: true, selectiveRecompute: true }, { layers: [5, 5], dp: 2, tp: 1 }] },
+    ], { globalBatch: 8, microBatches: 2, schedule: '1f1b' });
+    const results = await train(model, plan, 'sp-pp');
+    checkReports(plan, results);
+    expectClose(lossesOf(results), reference, 'sp across a stage boundary');
+    const four = handPlan(model, [{ layers: [0, 5], devices: 4, runs: [
+      { layers: [0, 0], dp: 4, tp: 1 }, { layers: [1, 2], dp: 2, tp: 2, sp: true, zero: 2 }, { layers: [3, 4], dp: 1, tp: 4, sp: true }, { layers: [5, 5], dp: 2, tp: 2 },
+    ] }], { globalBatch: 8, microBatches: 2 });
+    expectClose(lossesOf(await train(model, four, 'sp-four')), reference, 'dp2 x tp2 sp and tp4 sp on 4 ranks');
   }, TIMEOUT);
 
   it('one stage of 4 ranks whose layers go dp4 -> dp2 tp2 -> tp4 -> dp4 fsdp -> dp2 tp2 -> dp4: resharding over subgroups', async () => {
@@ -253,6 +281,18 @@ describe('executor parity on other model families', () => {
       ],
     }], batch);
     expectClose(lossesOf(await train(model, mixed, 't5-mixed')), reference, 'tiny-t5 mixed');
+    // Sequence parallelism on the encoder and the cross-decoders (relative position bias, encoder output
+    // carried beside the decoder's hidden states), selective recomputation on the cross-decoders.
+    const sp = handPlan(model, [{
+      layers: [0, 6], devices: 2, runs: [
+        { layers: [0, 0], dp: 1, tp: 2 },
+        { layers: [1, 2], dp: 1, tp: 2, sp: true },
+        { layers: [3, 3], dp: 2, tp: 1 },
+        { layers: [4, 5], dp: 1, tp: 2, sp: true, selectiveRecompute: true },
+        { layers: [6, 6], dp: 1, tp: 2 },
+      ],
+    }], batch);
+    expectClose(lossesOf(await train(model, sp, 't5-sp')), reference, 'tiny-t5 sp');
   }, TIMEOUT);
 
   it('a tiny Swin (windowed attention, patch merging, classifier) under tp and fsdp', async () => {

@@ -108,7 +108,9 @@ def run(args: argparse.Namespace, rank: int) -> None:
     for u in stage.layer_ids:
         st = stage.strategies[u]
         place = groups.place(st.dp, st.tp)
-        module = build_layer(spec.layers[u], spec.layer_facts[u], place.tp_handle(), torch.float32, args.seed)
+        tp = place.tp_handle()
+        tp.sequence_parallel = st.sp and tp.size > 1
+        module = build_layer(spec.layers[u], spec.layer_facts[u], tp, torch.float32, args.seed)
         runners[u] = LayerRunner(u, module, st, place, compute_dtype, device, sync, spec.micro_batches, overlap)
     fsdp_chain = [runners[u] for u in stage.layer_ids if runners[u].fsdp]
     for a, b in zip(fsdp_chain, fsdp_chain[1:]):

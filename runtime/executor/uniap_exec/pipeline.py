@@ -26,8 +26,10 @@ import torch
 import torch.distributed as dist
 
 from uniap_torch import comm
+from uniap_torch.layers import gather_from_sequence, scatter_to_sequence
 from .groups import Groups
 from .runner import LayerRunner
+from .spec import LayerStrategy
 from .spec import RunSpec, Stage
 
 
@@ -172,9 +174,15 @@ class StageExecutor:
         """Returns the activations to send (list) or, on the last stage, (scaled loss, loss)."""
         spec = self.spec
         dp_cur = self.stage.strategies[self.stage.first_layer].dp
+        seq: Optional[LayerStrategy] = None  # the sp layer whose sequence slice state[0] is (None: replicated)
         for u in self.stage.layer_ids:
             st = self.stage.strategies[u]
             place = self.groups.place(st.dp, st.tp)
+            # Sequence parallelism (planner/cost-model/build.ts prices the same gathers): keep the slice
+            # between two sp layers on the same groups, else gather it, and slice before an sp layer.
+            if seq is not None and not seq.sequence_sharded_with(st):
+                state = [gather_from_sequence(state[0], self.groups.place(seq.dp, seq.tp).tp_handle())] + state[1:]
+                seq = None
             if state is not None and dp_cur != st.dp:
                 state = [reshard(t, self.groups, dp_cur, st.dp) for t in state]
             dp_cur = st.dp
@@ -194,8 +202,14 @@ class StageExecutor:
             else:
                 assert state is not None
                 enc = state[1] if kind == "cross-decoder" else None
-                state = [runner.forward(mb, state[0], enc)] + state[1:]
+                x = state[0]
+                if st.sp and place.tp > 1 and seq is None:
+                    x = scatter_to_sequence(x, place.tp_handle())
+                state = [runner.forward(mb, x, enc)] + state[1:]
+                seq = st if st.sp and place.tp > 1 else None
         assert state is not None
+        if seq is not None:  # P2P carries the replicated layout
+            state = [gather_from_sequence(state[0], self.groups.place(seq.dp, seq.tp).tp_handle())] + state[1:]
         return state
 
     # ---- P2P --------------------------------------------------------------------------------------

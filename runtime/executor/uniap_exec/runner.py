@@ -21,7 +21,10 @@ become views bound before each forward):
   backward ends (the fsdp path's reduce-scatter) and keeps only the shard. After the optimizer step
   the updated shards are all-gathered into the weights. Bytes per parameter: configs/model-state.ts.
 - recomputation: torch.utils.checkpoint (reentrant) keeps only the layer input; the forward runs again
-  in backward (for fsdp layers that includes the gather).
+  in backward (for fsdp layers that includes the gather). Selective recomputation checkpoints only the
+  attention core (uniap_torch/layers.py Attention.recompute_core).
+- sequence parallelism: the module is built sequence-parallel (layers.py); the stage executor scatters
+  and gathers the sequence at its boundaries (pipeline.py).
 Gradients are sums over the dp group: the loss is pre-scaled by 1 / (microBatches * head dp), so the
 sum is the gradient of the global-batch mean loss (see pipeline.py).
 """
@@ -141,6 +144,10 @@ class LayerRunner:
         self.index, self.module, self.strategy, self.place = index, module, strategy, place
         self.compute_dtype, self.device, self.sync = compute_dtype, device, sync
         self.micro_batches, self.overlap = micro_batches, overlap
+        if strategy.selective and not strategy.recompute:
+            for m in module.modules():
+                if hasattr(m, "recompute_core"):
+                    m.recompute_core = True
         self.binding = ParamBinding(module)
         flat = self.binding.flatten().to(device)
         module.to(device)  # buffers (attention masks, index tables)

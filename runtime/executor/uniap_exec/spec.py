@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 
-FACTS_VERSION = 1  # configs/model-facts.ts MODEL_FACTS_VERSION
+FACTS_VERSION = 2  # configs/model-facts.ts MODEL_FACTS_VERSION
 
 
 class SpecError(ValueError):
@@ -28,6 +28,12 @@ class LayerStrategy:
     fsdp: bool
     recompute: bool
     zero: int = 0  # ZeRO stage of a layer that is not fully sharded: 0, 1 or 2 (planner/strategy.ts)
+    sp: bool = False  # Megatron sequence parallelism over the tp group
+    selective: bool = False  # selective recomputation: the attention core only
+
+    def sequence_sharded_with(self, other: "LayerStrategy") -> bool:
+        """Consecutive layers pass the sequence slice as is (planner/strategy.ts sequenceShardedBetween)."""
+        return self.sp and other.sp and self.dp == other.dp and self.tp == other.tp
 
 
 @dataclass
@@ -94,7 +100,8 @@ class RunSpec:
             strategies: Dict[int, LayerStrategy] = {}
             for run in s["strategies"]:
                 st = LayerStrategy(int(run["dp"]), int(run["tp"]), bool(run["fsdp"]), bool(run["recompute"]),
-                                   int(run.get("zero", 0)))
+                                   int(run.get("zero", 0)), bool(run.get("sp", False)),
+                                   bool(run.get("selectiveRecompute", False)))
                 for u in range(int(run["layers"][0]), int(run["layers"][1]) + 1):
                     strategies[u] = st
             stages.append(Stage(i, lo, hi, r0, rn, strategies))
