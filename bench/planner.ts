@@ -5,7 +5,8 @@
 // the exact solver on the same CostTables, as a ratio. Batch sizes are our choice (noted per case).
 // The machine is shared: the load average is printed with the results.
 // Each case runs twice in the same run: in round 1's search space (--space round1: per layer dp x tp,
-// FSDP, recomputation) as the baseline, and in today's (ZeRO-1/2 per layer added), so the cost of the
+// FSDP, full recomputation) as the baseline, and in today's (ZeRO-1/2, sequence parallelism and selective
+// recomputation per layer added), so the cost of the
 // larger space shows as a ratio of wall times, and its gain as a ratio of predicted times.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -78,7 +79,7 @@ type Space = 'round1' | 'current';
 async function child(index: number, highsLimitMs: number, space: Space): Promise<ChildResult> {
   const c = CASES[index]!;
   const t0 = performance.now();
-  const input = prepareCostModel(c.model(), c.cluster(), { globalBatch: c.batch, options: { allowZero: space === 'current' } });
+  const input = prepareCostModel(c.model(), c.cluster(), { globalBatch: c.batch, options: { allowZero: space === 'current', allowSp: space === 'current', allowSelectiveRecompute: space === 'current' } });
   const devices = input.cluster.nodes.reduce((s, n) => s + n.devices, 0);
   const base = { name: c.name, devices, layers: input.model.layers.length };
   let outcome: string;

@@ -7,6 +7,9 @@
 // - Runs: maximal [x, y] of identical layers (same allowed row and costs) joined by identical
 //   transitions (resharding and P2P matrices). A stage starting inside a run sees the same labels
 //   as one starting at x+1, shifted (run aggregation).
+// - Column groups of layer u >= 1: strategies with the same resharding column from the out-classes of
+//   layer u-1. Extending labels into any member adds the same resharding time, so the labels are
+//   merged (and Pareto-filtered) once per group before the members' own costs are added (labels.ts).
 import type { CostTables } from '../../cost-model/tables.ts';
 
 export interface LayerClasses {
@@ -18,6 +21,8 @@ export interface LayerClasses {
   inGroupOf: Int32Array[];
   inMembers: number[][][];
   inReps: number[][];
+  /** columnGroups[u]: allowed strategies of layer u grouped by their resharding column from layer u-1 ([] at u = 0). */
+  columnGroups: number[][][];
   /** Run containing u: [runStart[u], runEnd[u]]. */
   runStart: Int32Array;
   runEnd: Int32Array;
@@ -70,6 +75,10 @@ export function layerClasses(t: CostTables): LayerClasses {
     inReps.push(inn.members.map((m) => m[0]!));
   }
 
+  const columnGroups = allowedList.map((list, u) =>
+    u === 0 ? [] : partition(K, list, (l) => key(outReps[u - 1]!.map((q) => t.reshardMs[u - 1]![q]![l]!))).members,
+  );
+
   const layerKey = (u: number) =>
     key(t.allowed[u]!.map((ok, k) => (ok ? 1 : 0) + 2 * k)) +
     '|' +
@@ -103,5 +112,5 @@ export function layerClasses(t: CostTables): LayerClasses {
     }
     x = y + 1;
   }
-  return { L, K, allowedList, outClassOf, outReps, inGroupOf, inMembers, inReps, runStart, runEnd };
+  return { L, K, allowedList, outClassOf, outReps, inGroupOf, inMembers, inReps, columnGroups, runStart, runEnd };
 }

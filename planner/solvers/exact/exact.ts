@@ -17,6 +17,7 @@ import { labelContext, strategiesOf } from './labels.ts';
 import { SegmentOracle } from './segments.ts';
 import { partitionDp, type PartitionContext, type PartitionPath } from './partition.ts';
 import { cheapBounds } from './bounds.ts';
+import { seedTables } from './seed.ts';
 
 export { cheapBounds } from './bounds.ts';
 
@@ -46,6 +47,8 @@ function placementOf(pc: PartitionContext, path: PartitionPath): Placement {
 export interface ExactOptions extends SolveOptions {
   /** Restrict to these stage boundaries (stageStart); strategies are still optimized exactly. */
   fixedStageStart?: number[];
+  /** Step E0 (seed.ts): start from the optimum of a smaller space when no incumbent is given (default true). */
+  seed?: boolean;
 }
 
 export async function solveExact(t: CostTables, opts: ExactOptions = {}): Promise<SolveResult> {
@@ -63,6 +66,15 @@ export async function solveExact(t: CostTables, opts: ExactOptions = {}): Promis
     }
   };
   if (opts.incumbent) offer(opts.incumbent);
+  // Step E0: without an incumbent, solve the smaller space first and start from its plan (seed.ts).
+  if (!best && opts.seed !== false) {
+    const seed = seedTables(t);
+    if (seed) {
+      const r = await solveExact(seed, { upperBoundMs: opts.upperBoundMs, relGap: 0, seed: false, ...(opts.fixedStageStart ? { fixedStageStart: opts.fixedStageStart } : {}) });
+      stats.passes++;
+      if (r.placement) offer(r.placement);
+    }
+  }
   // Only plans better than the incumbent matter: the cutoff is the better of the two.
   const cutoff = () => Math.min(bestMs, opts.upperBoundMs ?? Number.POSITIVE_INFINITY);
   const done = (boundMs: number): SolveResult => {

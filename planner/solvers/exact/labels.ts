@@ -88,13 +88,19 @@ export function labelContext(
   };
 }
 
-const byTime = (x: Label, y: Label) => x.time - y.time || x.lin - y.lin || x.mem - y.mem;
+const byTime = (x: Point, y: Point) => x.time - y.time || x.lin - y.lin || x.mem - y.mem;
+
+interface Point {
+  time: number;
+  lin: number;
+  mem: number;
+}
 
 /** 3-D Pareto filter (time, lin, mem) by a sweep in time order with a 2-D staircase over (lin, mem). */
-export function paretoFilter(cands: Label[], futureMem: number, safeBudget: number): Label[] {
+export function paretoFilter<T extends Point>(cands: T[], futureMem: number, safeBudget: number): T[] {
   if (cands.length <= 1) return cands;
   cands.sort(byTime);
-  const kept: Label[] = [];
+  const kept: T[] = [];
   const sLin: number[] = [];
   const sMem: number[] = [];
   for (const x of cands) {
@@ -145,20 +151,37 @@ export function startLabels(ctx: LabelContext, a: number, gin: number): Frontier
   return cands.map((c) => paretoFilter(c, ctx.futureMem[a]!, ctx.safeBudget));
 }
 
-/** Extend every label at layer u by layer u+1 (all allowed strategies), grouped by out-class at u+1. */
+/** A label at u moved across the resharding into u+1: its time includes R, its memory is unchanged. */
+interface Crossed extends Point {
+  x: Label;
+}
+
+/**
+ * Extend every label at layer u by layer u+1 (all allowed strategies), grouped by out-class at u+1.
+ * Per column group of u+1 (classes.ts) the labels of every out-class at u cross the resharding once
+ * and are Pareto-filtered together (they now share every continuation), then each member's cost is
+ * added: with many strategies per layout (ZeRO stages x recomputation) this is what keeps a step
+ * linear in the frontier rather than in frontier x strategies.
+ */
 export function stepLabels(ctx: LabelContext, u: number, from: Frontiers): Frontiers {
   const { t, cl } = ctx;
   const v = u + 1;
   const cands: Label[][] = cl.outReps[v]!.map(() => []);
   const R = t.reshardMs[u]!;
-  for (const l of cl.allowedList[v]!) {
-    const out = cands[cl.outClassOf[v]![l]!]!;
-    const cost = t.cost[v]![l]!.timeMs;
+  for (const group of cl.columnGroups[v]!) {
+    const rep = group[0]!;
+    const crossed: Crossed[] = [];
     for (let q = 0; q < from.length; q++) {
       const labels = from[q]!;
       if (labels.length === 0) continue;
-      const r = R[cl.outReps[u]![q]!]![l]!;
-      for (const x of labels) push(ctx, out, x, v, l, x.time + r + cost);
+      const r = R[cl.outReps[u]![q]!]![rep]!;
+      for (const x of labels) crossed.push({ time: x.time + r, lin: x.lin, mem: x.mem, x });
+    }
+    const merged = from.length > 1 ? paretoFilter(crossed, ctx.futureMem[u]!, ctx.safeBudget) : crossed;
+    for (const l of group) {
+      const out = cands[cl.outClassOf[v]![l]!]!;
+      const cost = t.cost[v]![l]!.timeMs;
+      for (const c of merged) push(ctx, out, c.x, v, l, c.time + cost);
     }
   }
   ctx.stats.steps++;
