@@ -214,7 +214,7 @@ export function checkPlanForModel(plan: Plan, model: ModelSpec, file = 'plan', m
         if (run.sp && !sequenceParallelAllowed(layer, run.tp)) {
           const why = layerSupportsSequenceParallel(layer)
             ? `its sequence of ${layer.seqLength} tokens does not divide by tp ${run.tp}`
-            : `a ${layer.type} layer has no sequence-parallel form (only encoder, decoder and cross-decoder blocks do)`;
+            : `${/^[aeiou]/.test(layer.type) ? 'an' : 'a'} ${layer.type} layer has no sequence-parallel form (only encoder, decoder and cross-decoder blocks do)`;
           throw new UniapError('DEGREE_MISMATCH', `${file}: stage ${s.index} layer ${u} (${layer.name}): "sp": true, but ${why}; leave out sp for that layer`);
         }
       }

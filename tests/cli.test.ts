@@ -63,6 +63,25 @@ describe('uniap CLI', () => {
     }
   });
 
+  it('plan searches sequence parallelism and selective recomputation (Llama-2-70B on 32 H100 at batch 8 uses sp), --no-sp --no-selective-recompute leave them out, and estimate reproduces both', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'uniap-cli-sp-'));
+    const withSp = join(dir, 'sp.json');
+    const without = join(dir, 'nosp.json');
+    const args = ['--model', 'llama-2-70b', '--cluster', 'h100-4x8', '--batch', '8'];
+    expect(uniap('plan', ...args, '--out', withSp).code).toBe(0);
+    expect(uniap('plan', ...args, '--no-sp', '--no-selective-recompute', '--out', without).code).toBe(0);
+    const runs = (f: string) => (JSON.parse(readFileSync(f, 'utf8')) as { stages: { strategies: { tp: number; sp?: boolean; selectiveRecompute?: boolean }[] }[] }).stages.flatMap((st) => st.strategies);
+    expect(runs(withSp).some((r) => r.sp === true && r.tp > 1)).toBe(true);
+    expect(runs(without).every((r) => r.sp === undefined && r.selectiveRecompute === undefined)).toBe(true);
+    const tpi = (f: string) => (JSON.parse(readFileSync(f, 'utf8')) as { predictions: { timePerIterationMs: number } }).predictions.timePerIterationMs;
+    expect(tpi(withSp)).toBeLessThan(tpi(without)); // sp pays here: the same tp8 with less activation memory
+    for (const f of [withSp, without]) {
+      const e = uniap('estimate', ...args, '--plan', f, '--json');
+      expect(e.code, e.err).toBe(0);
+      expect(Math.abs(JSON.parse(e.out).timePerIterationMs - tpi(f))).toBeLessThanOrEqual(1e-9 * tpi(f));
+    }
+  });
+
   it('estimate evaluates a hand-written plan: breakdown, memory per stage, verdict', () => {
     const r = uniap('estimate', '--model', 'tiny-gpt', '--cluster', 'local-cpu:4', '--plan', fixture('tiny-gpt-2stage.plan.json'));
     expect(r.code).toBe(0);
@@ -165,6 +184,27 @@ describe('uniap CLI', () => {
       plan.stages[1].strategies[0].dp = 4;
       const p = write('plan.json', plan);
       expectOneLineError(uniap('estimate', '--model', 'tiny-gpt', '--cluster', 'local-cpu:4', '--plan', p), /dp 4 x tp 1 = 4 but the stage has 2 devices; choose dp and tp with dp \* tp = 2/);
+    });
+    it('sequence parallelism without tensor parallelism, on a layer without a sequence-parallel form, and two recomputation granularities at once', () => {
+      const base = JSON.parse(readFileSync(fixture('tiny-gpt-2stage.plan.json'), 'utf8'));
+      const run = (edit: (p: typeof base) => void) => {
+        const plan = JSON.parse(JSON.stringify(base));
+        edit(plan);
+        return uniap('estimate', '--model', 'tiny-gpt', '--cluster', 'local-cpu:4', '--plan', write('plan-sp.json', plan));
+      };
+      expectOneLineError(run((p) => (p.stages[1].strategies[0].sp = true)), /"sp": true with tp 1; .*use tp > 1 or leave out sp/);
+      expectOneLineError(
+        run((p) => {
+          p.stages[0].strategies = [{ layers: [0, 2], dp: 1, tp: 2, sp: true }];
+        }),
+        /layer 0 \(embedding\): "sp": true, but an embedding layer has no sequence-parallel form .*leave out sp for that layer/,
+      );
+      expectOneLineError(run((p) => (p.stages[0].strategies[1].selectiveRecompute = true)), /"selectiveRecompute" together with "recompute": true.*choose one granularity/);
+      // and the valid form of the same plan evaluates
+      const ok = run((p) => {
+        p.stages[0].strategies[1] = { layers: [1, 2], dp: 1, tp: 2, sp: true, selectiveRecompute: true };
+      });
+      expect(ok.code, ok.err).toBe(0);
     });
     it('a plan for another cluster size', () => {
       expectOneLineError(uniap('estimate', '--model', 'tiny-gpt', '--cluster', 'local-cpu:8', '--plan', fixture('tiny-gpt-2stage.plan.json')), /uses 4 devices .* has 8/);
