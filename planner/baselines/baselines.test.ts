@@ -17,18 +17,37 @@ describe('baselines', () => {
     expect(evenSplit(m, 32)).toHaveLength(32);
   });
 
-  it('Megatron enumerates every uniform (pp, dp, tp, c, recompute, distributed optimizer) configuration, never ZeRO-2 or FSDP', () => {
-    const input = prepareCostModel(loadModel('tiny-gpt'), loadCluster('h100-1x8'), { globalBatch: 8 });
+  it('Megatron enumerates every uniform (pp, dp, tp, c, sp, recomputation, distributed optimizer) configuration, never ZeRO-2 or FSDP', () => {
+    const model = loadModel('tiny-gpt');
+    const input = prepareCostModel(model, loadCluster('h100-1x8'), { globalBatch: 8 });
     const r = megatronBaseline(input);
-    let expected = 0;
+    let plainUniform = 0;
+    const tables = new Map<string, ReturnType<typeof buildCostTables>>();
     for (const config of configurations(input, { schedule: '1f1b' })) {
       const t = buildCostTables(input, config);
-      expected += t.strategies.filter((s, k) => !s.fsdp && s.zero !== 2 && t.allowed.every((row) => row[k])).length;
+      tables.set(`${config.stages}/${config.microBatches}`, t);
+      plainUniform += t.strategies.filter((s, k) => !s.fsdp && s.zero !== 2 && !s.sp && !s.selectiveRecompute && t.allowed.every((row) => row[k])).length;
     }
-    expect(r.candidates.length).toBe(expected);
-    expect(r.feasible + r.infeasible).toBe(expected);
-    expect(r.candidates.every((c) => c.placement.strategy.every((k) => k === c.placement.strategy[0]))).toBe(true);
-    expect(r.candidates.some((c) => c.distributedOptimizer)).toBe(true);
+    expect(r.feasible + r.infeasible).toBe(r.candidates.length);
+    const seen = new Set<string>();
+    for (const c of r.candidates) {
+      const t = tables.get(`${c.stages}/${c.microBatches}`)!;
+      const blocks = c.placement.strategy.filter((_, u) => model.layers[u]!.type === 'decoder');
+      expect(new Set(blocks).size).toBe(1); // one strategy on every transformer block
+      const b = t.strategies[blocks[0]!]!;
+      expect([b.fsdp, b.zero === 2]).toEqual([false, false]);
+      expect([b.dp, b.tp, b.sp ?? false, b.selectiveRecompute ?? false, b.recompute, b.zero === 1]).toEqual([c.dp, c.tp, c.sp, c.selectiveRecompute, c.recompute, c.distributedOptimizer]);
+      for (const k of c.placement.strategy) {
+        // embedding and head: the same layout, with sp / selective recomputation left out where they have none
+        const s = t.strategies[k]!;
+        expect([s.dp, s.tp, s.fsdp, s.zero, s.recompute]).toEqual([b.dp, b.tp, b.fsdp, b.zero, b.recompute]);
+      }
+      const key = `${c.stages}/${c.microBatches}/${c.placement.strategy.join(',')}`;
+      expect(seen.has(key)).toBe(false);
+      seen.add(key);
+    }
+    expect(r.candidates.filter((c) => !c.sp && !c.selectiveRecompute).length).toBe(plainUniform);
+    for (const knob of ['distributedOptimizer', 'sp', 'selectiveRecompute', 'recompute'] as const) expect(r.candidates.some((c) => c[knob])).toBe(true);
   });
 
   it('the planner is never slower than any baseline on a memory-bound model (it searches a superset)', async () => {

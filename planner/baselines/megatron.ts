@@ -1,15 +1,19 @@
 // Baseline (a): every Megatron-LM-style uniform configuration (Narayanan et al. 2021): pipeline
-// degree pp = d, the same (dp, tp) on every layer with dp * tp = n / d, recomputation on or off for
-// the whole model, the distributed optimizer (`--use-distributed-optimizer`, ZeRO-1) on or off, no
-// ZeRO-2 and no FSDP (Megatron-LM's own trainer has neither), an even
-// stage split (even-split.ts), 1F1B, and every micro-batch count. Each is evaluated with the same
-// cost model as the planner (evaluatePlacement).
+// degree pp = d, the same (dp, tp) on every layer with dp * tp = n / d, recomputation none,
+// selective (`--recompute-granularity selective`) or full for the whole model, sequence parallelism
+// (`--sequence-parallel`, tp > 1) on or off, the distributed optimizer (`--use-distributed-optimizer`,
+// ZeRO-1) on or off, no ZeRO-2 and no FSDP (Megatron-LM's own trainer has neither), an even stage
+// split (even-split.ts), 1F1B, and every micro-batch count. Like Megatron's flags, sp and selective
+// recomputation apply to the layers that have them (transformer blocks; selective only where there
+// is an attention core) and the other layers (embedding, head) run the same layout without them.
+// Each is evaluated with the same cost model as the planner (evaluatePlacement).
 import type { CostModelInput } from '../cost-model/input.ts';
 import type { CostTables, Placement } from '../cost-model/tables.ts';
 import { buildCostTables } from '../cost-model/build.ts';
 import { evaluatePlacement } from '../cost-model/evaluate.ts';
 import { configurations } from '../search/configurations.ts';
 import { evenSplit } from './even-split.ts';
+import type { Strategy } from '../strategy.ts';
 
 export interface UniformCandidate {
   stages: number;
@@ -17,11 +21,32 @@ export interface UniformCandidate {
   dp: number;
   tp: number;
   recompute: boolean;
+  selectiveRecompute: boolean;
+  sp: boolean;
   /** ZeRO-1: Megatron's distributed optimizer. */
   distributedOptimizer: boolean;
   feasible: boolean;
   timePerIterationMs: number;
   placement: Placement;
+}
+
+/**
+ * Per layer, strategy k where the layer allows it, else k without sp, else k without sp and selective
+ * recomputation (a layer without that form runs the same layout plainly); undefined when some layer
+ * allows none of them.
+ */
+function uniformStrategy(t: CostTables, k: number): number[] | undefined {
+  const s = t.strategies[k]!;
+  const same = (x: Strategy, y: Strategy) =>
+    x.dp === y.dp && x.tp === y.tp && !!x.sp === !!y.sp && x.fsdp === y.fsdp && (x.zero ?? 0) === (y.zero ?? 0) && x.recompute === y.recompute && !!x.selectiveRecompute === !!y.selectiveRecompute;
+  const variants = [s, { ...s, sp: false }, { ...s, sp: false, selectiveRecompute: false }].map((v) => t.strategies.findIndex((x) => same(x, v)));
+  const out: number[] = [];
+  for (let u = 0; u < t.layers; u++) {
+    const j = variants.find((v) => v >= 0 && t.allowed[u]![v]);
+    if (j === undefined) return undefined;
+    out.push(j);
+  }
+  return out;
 }
 
 /** Uniform strategies (optionally without FSDP, and up to a ZeRO stage) on a given split, each evaluated on `t`. */
@@ -31,8 +56,9 @@ export function uniformCandidates(t: CostTables, stageStart: number[], opts: { f
     const s = t.strategies[k]!;
     if (s.fsdp && !opts.fsdp) continue;
     if ((s.zero ?? 0) > (opts.maxZero ?? 2)) continue;
-    if (!t.allowed.every((row) => row[k])) continue; // a uniform strategy must be valid for every layer
-    const placement = { stageStart, strategy: new Array<number>(t.layers).fill(k) };
+    const strategy = uniformStrategy(t, k);
+    if (!strategy || !strategy.includes(k)) continue; // the knob must apply to some layer (else it repeats a plainer candidate)
+    const placement = { stageStart, strategy };
     const ev = evaluatePlacement(t, placement);
     out.push({ k, feasible: ev.feasible, timePerIterationMs: ev.timePerIterationMs, placement });
   }
@@ -53,7 +79,7 @@ export function megatronBaseline(input: CostModelInput): MegatronResult {
     const t = buildCostTables(input, config);
     for (const c of uniformCandidates(t, evenSplit(input.model, config.stages), { fsdp: false, maxZero: 1 })) {
       const s = t.strategies[c.k]!;
-      candidates.push({ stages: config.stages, microBatches: config.microBatches, dp: s.dp, tp: s.tp, recompute: s.recompute, distributedOptimizer: s.zero === 1, ...c });
+      candidates.push({ stages: config.stages, microBatches: config.microBatches, dp: s.dp, tp: s.tp, recompute: s.recompute, selectiveRecompute: !!s.selectiveRecompute, sp: !!s.sp, distributedOptimizer: s.zero === 1, ...c });
     }
   }
   const ok = candidates.filter((c) => c.feasible).sort((a, b) => a.timePerIterationMs - b.timePerIterationMs);
