@@ -186,7 +186,7 @@ async function main(): Promise<void> {
   for (const r of results) {
     for (const h of r.highs) {
       process.stdout.write(
-        `${pad(r.name, 32)} ${pad(h.instance, 58)} exact ${h.exactMs.toFixed(0).padStart(6)} ms  HiGHS ${h.highsMs.toFixed(0).padStart(7)} ms ${pad(h.highsStatus, 10)} gap ${Number.isFinite(h.highsGap) ? (h.highsGap * 100).toFixed(2) + '%' : '-'}  HiGHS/exact ${(h.highsMs / Math.max(1, h.exactMs)).toFixed(0)}x${h.agree ? '' : '  (INCONSISTENT)'}\n`,
+        `${pad(r.name, 32)} ${pad(h.instance, 58)} exact ${h.exactMs.toFixed(0).padStart(6)} ms  HiGHS ${h.highsMs.toFixed(0).padStart(7)} ms ${pad(h.highsStatus, 10)} gap ${Number.isFinite(h.highsGap) ? (h.highsGap * 100).toFixed(2) + '%' : '-'}  HiGHS/exact ${(h.highsMs / Math.max(1, h.exactMs)).toFixed(0)}x${h.agree || h.highsStatus.startsWith('error') ? '' : '  (INCONSISTENT)'}\n`,
       );
     }
   }

@@ -29,9 +29,19 @@ export async function solveHighs(t: CostTables, opts: SolveOptions = {}): Promis
   const method = 'highs-miqp';
   if (layerWithoutStrategy(t) >= 0) return { status: 'infeasible', boundMs: Infinity, gap: 0, method };
   const highs = await loadHighs();
-  const milp = buildMilp(t);
-  const text = toLpText(milp.lp);
-  const model = highs.createModel({ format: 'lp', data: text });
+  let milp: ReturnType<typeof buildMilp>;
+  let model: ReturnType<typeof highs.createModel>;
+  try {
+    milp = buildMilp(t);
+    model = highs.createModel({ format: 'lp', data: toLpText(milp.lp) });
+  } catch (e) {
+    // JavaScript's array and string limits (or the WASM heap) bound the MILP's size before HiGHS sees it.
+    if (!(e instanceof RangeError)) throw e;
+    throw new UniapError(
+      'SOLVER_FAILED',
+      `the MILP of ${t.layers} layers x ${t.strategies.length} strategies x ${t.stages} stages is too large for the highs backend (${e.message}); use --solver exact, which proves the same optimum`,
+    );
+  }
   try {
     const options: Record<string, number | boolean | string> = {
       output_flag: false,
