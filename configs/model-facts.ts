@@ -8,9 +8,9 @@
 // read by estimation and execution alike.
 import type { LayerSpec, LayerType, ModelSpec, PositionEmbedding } from './model-spec.ts';
 import { headOutputBias, isPooledHead, layerParameters, layerStoredParameters, tokensPerSample } from './model-derive.ts';
-import { layerSupportsSequenceParallel, layerTpParameters, layerTpSplit, tpDivisors, type TpSplit } from './model-tp.ts';
+import { layerSupportsContextParallel, layerSupportsSequenceParallel, layerTpParameters, layerTpSplit, tpDivisors, type TpSplit } from './model-tp.ts';
 
-export const MODEL_FACTS_VERSION = 2;
+export const MODEL_FACTS_VERSION = 3;
 
 export interface LayerTpFacts {
   split: TpSplit;
@@ -21,6 +21,8 @@ export interface LayerTpFacts {
   replicatedParameters: number;
   /** The layer can run sequence parallelism with tp (layerSupportsSequenceParallel; the sequence must divide tp too). */
   sequenceParallel: boolean;
+  /** The layer has a context-parallel (Ulysses) form (layerSupportsContextParallel; heads per tp rank and the sequence must divide cp). */
+  contextParallel: boolean;
 }
 
 export interface HeadFacts {
@@ -88,7 +90,7 @@ export function layerFacts(m: ModelSpec, l: LayerSpec): LayerFacts {
     type: l.type,
     parameters: layerParameters(l),
     storedParameters: layerStoredParameters(l),
-    tp: { split: layerTpSplit(l), divisors: tpDivisors(l), splitParameters: tp.split, replicatedParameters: tp.replicated, sequenceParallel: layerSupportsSequenceParallel(l) },
+    tp: { split: layerTpSplit(l), divisors: tpDivisors(l), splitParameters: tp.split, replicatedParameters: tp.replicated, sequenceParallel: layerSupportsSequenceParallel(l), contextParallel: layerSupportsContextParallel(l) },
     tokensPerSample: l.seqLength,
     position: l.positionEmbedding,
     causal: l.type === 'decoder' || l.type === 'cross-decoder',

@@ -150,6 +150,27 @@ export function sequenceParallelAllowed(l: LayerSpec, tp: number): boolean {
   return tp > 1 && layerSupportsSequenceParallel(l) && tpDivides(l, tp) && l.seqLength % tp === 0;
 }
 
+/**
+ * Blocks with a context-parallel form (Ulysses, Jacobs et al. 2023): self-attention over the whole
+ * sequence, so each rank can hold a slice of the sequence and exchange q, k, v for a slice of the heads.
+ * Cross-attention (its keys come from another chain) and Swin's windowed attention are left out.
+ */
+export function layerSupportsContextParallel(l: LayerSpec): boolean {
+  return l.type === 'encoder' || l.type === 'decoder';
+}
+
+/**
+ * Whether context-parallel degree `cp` (Ulysses) is allowed for this layer at tp: the sequence divides
+ * cp, and so do the heads and KV heads each tp rank holds (every rank attends to whole heads).
+ */
+export function contextParallelAllowed(l: LayerSpec, tp: number, cp: number): boolean {
+  if (cp === 1) return true;
+  if (!Number.isInteger(cp) || cp < 1 || !layerSupportsContextParallel(l) || !tpDivides(l, tp)) return false;
+  const heads = l.heads / tp;
+  const kvHeads = (l.kvHeads || l.heads) / tp;
+  return l.seqLength % cp === 0 && heads % cp === 0 && kvHeads % cp === 0;
+}
+
 /** Whether tp degree `tp` is allowed for this layer: a positive integer dividing every tpDivisors entry. */
 export function tpDivides(l: LayerSpec, tp: number): boolean {
   if (!Number.isInteger(tp) || tp < 1) return false;

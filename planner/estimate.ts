@@ -58,6 +58,7 @@ export interface EstimateReport {
  */
 export function optionsForPlan(plan: Plan, cluster: ClusterSpec, base: Partial<CostModelOptions> = {}): Partial<CostModelOptions> {
   const planTp = Math.max(...plan.stages.flatMap((s) => s.strategies.map((r) => r.tp)));
+  const planCp = Math.max(...plan.stages.flatMap((s) => s.strategies.map((r) => r.cp ?? 1)));
   const perNode = devicesPerNode(cluster);
   const out: Partial<CostModelOptions> = {
     ...base,
@@ -66,6 +67,7 @@ export function optionsForPlan(plan: Plan, cluster: ClusterSpec, base: Partial<C
     allowRecompute: true,
     allowSelectiveRecompute: true,
     allowSp: true,
+    maxCp: Math.max(planCp, base.maxCp ?? 1),
     maxTp: Math.max(planTp, base.maxTp ?? perNode),
     allowCrossNodeTp: (base.allowCrossNodeTp ?? false) || planTp > perNode,
   };

@@ -11,7 +11,7 @@ import { totalDevices } from '../configs/cluster-spec.ts';
 import { JsonReader } from '../configs/validate.ts';
 import { parseJsonText } from '../common/json-file.ts';
 import { UniapError } from '../common/errors.ts';
-import { layerSupportsSequenceParallel, layerTpSplit, sequenceParallelAllowed, tpDivides } from '../configs/model-tp.ts';
+import { contextParallelAllowed, layerSupportsContextParallel, layerSupportsSequenceParallel, layerTpSplit, sequenceParallelAllowed, tpDivides } from '../configs/model-tp.ts';
 import { modelFingerprint } from '../configs/model-presets.ts';
 import { clusterFingerprint } from '../configs/cluster-presets.ts';
 
@@ -92,6 +92,11 @@ export function parsePlan(json: unknown, file: string): Plan {
         if (run.tp < 2) rr.fail(`"sp": true with tp ${run.tp}`, 'sequence parallelism splits over the tp group: use tp > 1 or leave out sp', `${rr.path}.sp`);
         run.sp = true;
       }
+      const cp = rr.optNumber('cp', { integer: true, min: 1 });
+      if (cp !== undefined && cp > 1) {
+        if (run.sp) rr.fail(`"cp": ${cp} together with "sp": true`, 'choose one way to split the sequence: cp (context parallelism) or sp (sequence parallelism with tp)', `${rr.path}.cp`);
+        run.cp = cp;
+      }
       const zero = rr.optNumber('zero', { integer: true, min: 0 });
       if (zero !== undefined && zero !== 0) {
         if (zero === 3) rr.fail('zero 3 is written as "fsdp": true', 'write "fsdp": true for ZeRO-3 and leave out zero', `${rr.path}.zero`);
@@ -163,7 +168,9 @@ function checkPlanShape(plan: Plan, file: string): void {
       const path = `$.stages[${i}].strategies[${j}]`;
       if (run.layers[0] !== nextRun || run.layers[1] < run.layers[0]) fail(`${path}.layers`, `run covers ${run.layers[0]}..${run.layers[1]}, expected to start at ${nextRun}`, 'strategy runs must cover the stage layers contiguously');
       nextRun = run.layers[1] + 1;
-      if (run.dp * run.tp !== g) fail(path, `dp ${run.dp} x tp ${run.tp} = ${run.dp * run.tp} but the stage has ${g} devices`, `choose dp and tp with dp * tp = ${g}`);
+      const cp = run.cp ?? 1;
+      if (cp > 1 && run.dp * cp * run.tp !== g) fail(path, `dp ${run.dp} x cp ${cp} x tp ${run.tp} = ${run.dp * cp * run.tp} but the stage has ${g} devices`, `choose dp, cp and tp with dp * cp * tp = ${g}`);
+      if (cp === 1 && run.dp * run.tp !== g) fail(path, `dp ${run.dp} x tp ${run.tp} = ${run.dp * run.tp} but the stage has ${g} devices`, `choose dp and tp with dp * tp = ${g}`);
     });
     if (nextRun !== s.layers[1] + 1) fail(`$.stages[${i}].strategies`, `runs end at layer ${nextRun - 1} but the stage ends at ${s.layers[1]}`, 'cover every layer of the stage');
   });
@@ -216,6 +223,13 @@ export function checkPlanForModel(plan: Plan, model: ModelSpec, file = 'plan', m
             ? `its sequence of ${layer.seqLength} tokens does not divide by tp ${run.tp}`
             : `${/^[aeiou]/.test(layer.type) ? 'an' : 'a'} ${layer.type} layer has no sequence-parallel form (only encoder, decoder and cross-decoder blocks do)`;
           throw new UniapError('DEGREE_MISMATCH', `${file}: stage ${s.index} layer ${u} (${layer.name}): "sp": true, but ${why}; leave out sp for that layer`);
+        }
+        const cp = run.cp ?? 1;
+        if (cp > 1 && !contextParallelAllowed(layer, run.tp, cp)) {
+          const why = !layerSupportsContextParallel(layer)
+            ? `${/^[aeiou]/.test(layer.type) ? 'an' : 'a'} ${layer.type} layer has no context-parallel form (only encoder and decoder blocks do)`
+            : `its ${layer.heads / run.tp} heads and ${(layer.kvHeads || layer.heads) / run.tp} KV heads per tp rank and ${layer.seqLength} tokens must all divide by cp ${cp}`;
+          throw new UniapError('DEGREE_MISMATCH', `${file}: stage ${s.index} layer ${u} (${layer.name}): "cp": ${cp}, but ${why}; use a cp that divides them, or leave out cp for that layer`);
         }
       }
     }

@@ -16,6 +16,8 @@ export interface RunSketch {
   selectiveRecompute?: boolean;
   /** Sequence parallelism (tp > 1, blocks only). */
   sp?: boolean;
+  /** Context-parallel degree (Ulysses; encoder and decoder blocks only); dp * cp * tp = devices. */
+  cp?: number;
 }
 
 export interface StageSketch {
@@ -42,6 +44,7 @@ export function handPlan(
       layers: r.layers,
       dp: r.dp,
       tp: r.tp,
+      ...((r.cp ?? 1) > 1 ? { cp: r.cp } : {}),
       ...(r.sp ? { sp: true } : {}),
       fsdp: r.fsdp ?? false,
       ...(r.zero ? { zero: r.zero } : {}),

@@ -31,6 +31,16 @@ export function dpGroups(firstRank: number, g: number, dp: number): number[][] {
   return strideGroups(firstRank, g, dp, g / dp);
 }
 
+/**
+ * Context-parallel groups of a (dp, cp, tp) strategy: cp ranks with stride tp (the same dpIndex and
+ * tpIndex). With cp the layout is local rank = (dpIndex * cp + cpIndex) * tp + tpIndex: the ranks of
+ * one row shard (g / dp of them, as for any layout of data-parallel degree dp) hold its cp sequence
+ * slices, tp-innermost, so the data-parallel groups that synchronize gradients are those of dp * cp.
+ */
+export function cpGroups(firstRank: number, g: number, cp: number, tp: number): number[][] {
+  return strideGroups(firstRank, g, cp, tp);
+}
+
 /** Greatest common divisor of two positive integers. */
 export function gcd(a: number, b: number): number {
   while (b) [a, b] = [b, a % b];

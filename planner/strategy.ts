@@ -1,6 +1,7 @@
 // Intra-layer strategy: how one layer is split over the g devices of its pipeline stage.
-// dp * tp = g. Ranks of a stage are laid out tp-innermost: local rank = dpIndex * tp + tpIndex, so a
-// TP group is tp consecutive ranks (inside one node whenever tp <= devices per node).
+// dp * cp * tp = g. Ranks of a stage are laid out tp-innermost: local rank = (dpIndex * cp + cpIndex)
+// * tp + tpIndex, so a TP group is tp consecutive ranks (inside one node whenever tp <= devices per
+// node) and a CP group cp ranks with stride tp (planner/rank-layout.ts).
 
 export interface Strategy {
   /** Data-parallel degree: the micro-batch is split dp ways. */
@@ -29,6 +30,24 @@ export interface Strategy {
    * Only with tp > 1 on layers that support it (configs/model-tp.ts sequenceParallelAllowed).
    */
   sp?: boolean;
+  /**
+   * Context-parallel degree (Ulysses, Jacobs et al. 2023, arXiv 2309.14509): the g / dp ranks of one
+   * row shard also split the sequence cp ways; attention all-to-alls q, k, v to whole sequences of
+   * 1/cp of the heads and back. Parameters are replicated over cp (gradients summed over dp x cp, the
+   * ZeRO/FSDP shards split dp x cp ways). Absent: 1. Only on layers that allow it
+   * (configs/model-tp.ts contextParallelAllowed), and not together with sp.
+   */
+  cp?: number;
+}
+
+/** Context-parallel degree of a strategy (1 when absent). */
+export function cpDegree(s: Strategy): number {
+  return s.cp ?? 1;
+}
+
+/** Ranks that hold the same parameters and sum their gradients: dp x cp. */
+export function gradDp(s: Strategy): number {
+  return s.dp * cpDegree(s);
 }
 
 /** Recomputation granularity of a strategy, as Megatron-LM names it. */
@@ -42,7 +61,7 @@ export function zeroStage(s: Strategy): 0 | 1 | 2 | 3 {
 }
 
 export function strategyKey(s: Strategy): string {
-  return `dp${s.dp}.tp${s.tp}${s.sp ? '.sp' : ''}${s.fsdp ? '.fsdp' : ''}${s.zero ? `.z${s.zero}` : ''}${s.recompute ? '.rc' : ''}${s.selectiveRecompute ? '.src' : ''}`;
+  return `dp${s.dp}.tp${s.tp}${cpDegree(s) > 1 ? `.cp${s.cp}` : ''}${s.sp ? '.sp' : ''}${s.fsdp ? '.fsdp' : ''}${s.zero ? `.z${s.zero}` : ''}${s.recompute ? '.rc' : ''}${s.selectiveRecompute ? '.src' : ''}`;
 }
 
 export function sameStrategy(a: Strategy, b: Strategy): boolean {
@@ -53,18 +72,31 @@ export function sameStrategy(a: Strategy, b: Strategy): boolean {
     (a.zero ?? 0) === (b.zero ?? 0) &&
     a.recompute === b.recompute &&
     !!a.selectiveRecompute === !!b.selectiveRecompute &&
-    !!a.sp === !!b.sp
+    !!a.sp === !!b.sp &&
+    cpDegree(a) === cpDegree(b)
   );
 }
 
-/** Whether two consecutive layers pass the sequence-split tensor as is (both sp on the same dp x tp groups). */
+/** How a strategy splits its input and output along the sequence: over tp (sp), over cp, or not. */
+export function sequenceSplit(s: Strategy): 'sp' | 'cp' | undefined {
+  return cpDegree(s) > 1 ? 'cp' : s.sp && s.tp > 1 ? 'sp' : undefined;
+}
+
+/** Whether two consecutive layers pass the sequence-split tensor as is (split the same way on the same groups). */
 export function sequenceShardedBetween(a: Strategy, b: Strategy): boolean {
-  return !!a.sp && !!b.sp && a.dp === b.dp && a.tp === b.tp;
+  const kind = sequenceSplit(a);
+  return kind !== undefined && kind === sequenceSplit(b) && a.dp === b.dp && a.tp === b.tp && cpDegree(a) === cpDegree(b);
+}
+
+/** The layout of a strategy: what fixes its resharding and P2P costs (dp, tp, cp and sp). */
+export function layoutKey(s: Strategy): string {
+  return `${s.dp}x${s.tp}${cpDegree(s) > 1 ? `.cp${s.cp}` : ''}${s.sp ? '.sp' : ''}`;
 }
 
 /** "tp4 x dp2 +fsdp +recompute" for summaries. */
 export function describeStrategy(s: Strategy): string {
   const parts = [`dp${s.dp}`, `tp${s.tp}`];
+  if (cpDegree(s) > 1) parts.push(`cp${s.cp}`);
   if (s.sp) parts.push('sp');
   if (s.fsdp) parts.push('fsdp');
   if (s.zero) parts.push(`zero${s.zero}`);

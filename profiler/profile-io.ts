@@ -58,6 +58,7 @@ export function parseProfile(json: unknown, file: string): Profile {
   const overlapSlowdown = r.number('overlapSlowdown', { min: 0 });
   const optimizerBandwidthGBps = r.optNumber('optimizerBandwidthGBps', { min: 0 });
   const attention = r.optString('attention', { oneOf: ['flash', 'eager'] }) as Profile['attention'];
+  const allToAll = r.optString('allToAll', { oneOf: ['native', 'all-gather'] }) as Profile['allToAll'];
 
   const layers: LayerProfileEntry[] = [];
   const seenLayers = new Set<string>();
@@ -88,6 +89,7 @@ export function parseProfile(json: unknown, file: string): Profile {
   if (cluster) profile.cluster = cluster;
   if (optimizerBandwidthGBps !== undefined) profile.optimizerBandwidthGBps = optimizerBandwidthGBps;
   if (attention !== undefined) profile.attention = attention;
+  if (allToAll !== undefined) profile.allToAll = allToAll;
   return profile;
 }
 

@@ -96,6 +96,13 @@ export interface Profile {
    * terms (planner/cost-model/layer-cost.ts). Absent: 'eager' (profiles from before it was recorded).
    */
   attention?: 'flash' | 'eager';
+  /**
+   * How the target runs an all-to-all (Ulysses context parallelism): 'native' (NCCL's all_to_all,
+   * priced like an all-gather of the same per-rank buffer: nccl-tests give both the (n-1)/n bus
+   * factor), or 'all-gather' (Gloo has none: every rank all-gathers the whole buffer and keeps its
+   * chunks, python/uniap_torch/comm.py). Absent: 'native'.
+   */
+  allToAll?: 'native' | 'all-gather';
   layers: LayerProfileEntry[];
   links: LinkProfileEntry[];
 }

@@ -243,6 +243,8 @@ export function deriveSpecProfile(
     overlapSlowdown: 0,
     optimizerBandwidthGBps: dev.memoryBandwidthGBps * memoryEff,
     attention: factors.flashAttention ? 'flash' : 'eager',
+    // The executor runs NCCL on GPUs and Gloo on CPUs (python/uniap_torch/comm.py all_to_all).
+    allToAll: dev.kind === 'cpu' ? 'all-gather' : 'native',
     layers,
     links,
   };

@@ -9,9 +9,9 @@ import { totalDevices } from '../../configs/cluster-spec.ts';
 import { ProfileLookup } from '../../profiler/profile-lookup.ts';
 import { usableMemoryBytes } from '../../profiler/profile.ts';
 import { boundaryActivationBytes, layerOutputBytes, layerShapeKey } from '../../configs/model-derive.ts';
-import { sequenceParallelAllowed, tpDivides } from '../../configs/model-tp.ts';
-import { sequenceShardedBetween } from '../strategy.ts';
-import { layerCost, type DetailedLayerCost, type LayerCostEnv } from './layer-cost.ts';
+import { contextParallelAllowed, sequenceParallelAllowed, tpDivides } from '../../configs/model-tp.ts';
+import { cpDegree, gradDp, layoutKey, sequenceShardedBetween, sequenceSplit } from '../strategy.ts';
+import { layerCost, type DetailedLayerCost, type GroupPlacement, type LayerCostEnv } from './layer-cost.ts';
 import { tpGroupNodes, dpGroupNodes, boundaryCrossesNodes, maxNodesOfGroups, nodesSpanned } from './groups.ts';
 import { gcd } from '../rank-layout.ts';
 import { UniapError } from '../../common/errors.ts';
@@ -24,24 +24,39 @@ export interface TableConfig {
 
 /**
  * K_g: every (dp, tp) with dp * tp = g; data-parallel sharding replicated, ZeRO-1/2 (allowZero), FSDP
- * (allowFsdp) when dp > 1; recomputation none, selective (allowSelectiveRecompute) or full
- * (allowRecompute); sequence parallelism off or on (allowSp) when tp > 1. Which layers may take which
- * is `allowed` (buildCostTables).
+ * (allowFsdp) when dp x cp > 1; recomputation none, selective (allowSelectiveRecompute) or full
+ * (allowRecompute); sequence parallelism off or on (allowSp) when tp > 1; context parallelism cp (up
+ * to maxCp, dividing g / tp; not with sp) with dp = g / (tp cp). Which layers may take which is
+ * `allowed` (buildCostTables).
  */
-export function strategiesForStage(input: CostModelInput, g: number): Strategy[] {
+function divisorsOf(n: number): number[] {
+  const out: number[] = [];
+  for (let x = 1; x <= n; x++) if (n % x === 0) out.push(x);
+  return out;
+}
+
+export function strategiesForStage(input: CostModelInput, g: number, microBatchSize?: number): Strategy[] {
   const o = input.options;
   const out: Strategy[] = [];
   const recomputes: { recompute: boolean; selectiveRecompute?: boolean }[] = [{ recompute: false }];
   if (o.allowSelectiveRecompute) recomputes.push({ recompute: false, selectiveRecompute: true });
   if (o.allowRecompute) recomputes.push({ recompute: true });
   for (const tp of tpDegreesFor(input.cluster, g, o)) {
-    const dp = g / tp;
-    const shardings: { fsdp: boolean; zero?: 1 | 2 }[] = [{ fsdp: false }];
-    if (dp > 1 && o.allowZero) shardings.push({ fsdp: false, zero: 1 }, { fsdp: false, zero: 2 });
-    if (dp > 1 && o.allowFsdp) shardings.push({ fsdp: true });
-    for (const sp of tp > 1 && o.allowSp ? [false, true] : [false]) {
-      for (const sh of shardings) {
-        for (const rc of recomputes) out.push({ dp, tp, ...(sp ? { sp } : {}), ...sh, ...rc });
+    // cp: divisors of g / tp up to maxCp (1 when context parallelism is off); dp * cp * tp = g
+    // Context parallelism is offered where data parallelism cannot take the same ranks: a micro-batch
+    // of b rows splits at most b ways, so cp only with dp * cp not dividing b. Elsewhere the dp * cp
+    // layout reads the same profile entry (m / cp samples, layer-cost.ts), holds the same states and
+    // activations, and has no all-to-alls; only resharding at a change of layout could favour cp there.
+    const cps = [1, ...divisorsOf(g / tp).filter((x) => x > 1 && x <= o.maxCp && (microBatchSize === undefined || microBatchSize % ((g / tp / x) * x) !== 0))];
+    for (const cp of cps) {
+      const dp = g / tp / cp;
+      const shardings: { fsdp: boolean; zero?: 1 | 2 }[] = [{ fsdp: false }];
+      if (dp * cp > 1 && o.allowZero) shardings.push({ fsdp: false, zero: 1 }, { fsdp: false, zero: 2 });
+      if (dp * cp > 1 && o.allowFsdp) shardings.push({ fsdp: true });
+      for (const sp of tp > 1 && o.allowSp && cp === 1 ? [false, true] : [false]) {
+        for (const sh of shardings) {
+          for (const rc of recomputes) out.push({ dp, tp, ...(cp > 1 ? { cp } : {}), ...(sp ? { sp } : {}), ...sh, ...rc });
+        }
       }
     }
   }
@@ -80,15 +95,16 @@ export function buildCostTables(input: CostModelInput, config: TableConfig): Cos
   const c = config.microBatches;
   const { model, cluster } = input;
   const lookup = lookupFor(input);
-  const strategies = strategiesForStage(input, g);
+  const strategies = strategiesForStage(input, g, b);
   const L = model.layers.length;
 
-  const groupCache = new Map<string, { tpNodes: number; dpNodes: number }>();
+  const groupCache = new Map<string, GroupPlacement>();
   const groupsOf = (s: Strategy) => {
-    const key = `${s.dp}x${s.tp}`;
+    const key = layoutKey(s);
     let v = groupCache.get(key);
     if (!v) {
-      v = { tpNodes: tpGroupNodes(cluster, d, g, s.tp), dpNodes: dpGroupNodes(cluster, d, g, s.dp, s.tp) };
+      // The gradient group is dp x cp ranks with stride tp; the cp group cp ranks with stride tp (planner/rank-layout.ts).
+      v = { tpNodes: tpGroupNodes(cluster, d, g, s.tp), dpNodes: dpGroupNodes(cluster, d, g, gradDp(s), s.tp), cpNodes: dpGroupNodes(cluster, d, g, cpDegree(s), s.tp) };
       groupCache.set(key, v);
     }
     return v;
@@ -103,6 +119,7 @@ export function buildCostTables(input: CostModelInput, config: TableConfig): Cos
     overlapSlowdown: input.profile.overlapSlowdown,
     optimizerBytesPerMs: (input.profile.optimizerBandwidthGBps ?? 0) * 1e6,
     flashAttention: input.profile.attention === 'flash',
+    allToAll: input.profile.allToAll ?? 'native',
   };
   const allowed: boolean[][] = [];
   const cost: LayerCost[][] = [];
@@ -116,7 +133,7 @@ export function buildCostTables(input: CostModelInput, config: TableConfig): Cos
       const checkCoverage = lookup.hasShape(key);
       const uncovered = new Set<number>();
       for (const s of strategies) {
-        let ok = tpDivides(layer, s.tp) && b % s.dp === 0 && (!s.sp || sequenceParallelAllowed(layer, s.tp));
+        let ok = tpDivides(layer, s.tp) && b % s.dp === 0 && (!s.sp || sequenceParallelAllowed(layer, s.tp)) && contextParallelAllowed(layer, s.tp, cpDegree(s));
         if (ok && checkCoverage && !lookup.coversTp(key, s.tp)) {
           uncovered.add(s.tp);
           ok = false;
@@ -162,8 +179,12 @@ export function buildCostTables(input: CostModelInput, config: TableConfig): Cos
   // sequence over its tp group, an all-gather of its dp shard of the hidden states (layer u's output):
   // forward after an sp layer, backward (the gradient) before one. The executor gathers before every
   // P2P too (runtime/executor/uniap_exec/pipeline.py), so both sides of a stage boundary pay it.
-  const seqGather = (hiddenBytes: number, s: Strategy): number =>
-    s.sp ? lookup.collectiveMs('all-gather', hiddenBytes / s.dp, s.tp, groupsOf(s).tpNodes) : 0;
+  const seqGather = (hiddenBytes: number, s: Strategy): number => {
+    const kind = sequenceSplit(s);
+    if (kind === 'sp') return lookup.collectiveMs('all-gather', hiddenBytes / s.dp, s.tp, groupsOf(s).tpNodes);
+    if (kind === 'cp') return lookup.collectiveMs('all-gather', hiddenBytes / s.dp, cpDegree(s), groupsOf(s).cpNodes);
+    return 0;
+  };
   const seqBoundary = (hiddenBytes: number, from: Strategy, to: Strategy): number =>
     sequenceShardedBetween(from, to) ? 0 : seqGather(hiddenBytes, from) + seqGather(hiddenBytes, to);
   // R'[cls][u][k][l]: one P2P of the boundary activations forward and one of their gradient backward
@@ -181,7 +202,7 @@ export function buildCostTables(input: CostModelInput, config: TableConfig): Cos
   const needInter = boundaryClass.includes(1);
   const K = strategies.length;
   const zeros = Array.from({ length: K }, () => new Array<number>(K).fill(0));
-  const anySp = strategies.some((s) => s.sp);
+  const anySp = strategies.some((s) => sequenceSplit(s) !== undefined);
   const matrices = new Map<string, { R: number[][]; P0: number[][]; P1: number[][] }>();
   const matricesFor = (bytes: number, hiddenBytes: number) => {
     const key = `${bytes}|${anySp ? hiddenBytes : 0}`;

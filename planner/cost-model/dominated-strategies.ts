@@ -8,6 +8,7 @@
 // without data parallelism) has several identical sharding choices, and ZeRO-1 often beats
 // replication outright.
 import type { CostTables, LayerCost } from './tables.ts';
+import { layoutKey } from '../strategy.ts';
 
 function noWorse(a: LayerCost, b: LayerCost): boolean {
   return a.timeMs <= b.timeMs && a.stateBytes <= b.stateBytes && a.activationBytes <= b.activationBytes && a.workspaceBytes <= b.workspaceBytes;
@@ -21,7 +22,7 @@ function equal(a: LayerCost, b: LayerCost): boolean {
 export function pruneDominated(t: CostTables): { tables: CostTables; pruned: number } {
   const groups = new Map<string, number[]>();
   t.strategies.forEach((s, k) => {
-    const key = `${s.dp}x${s.tp}${s.sp ? '.sp' : ''}`;
+    const key = layoutKey(s);
     (groups.get(key) ?? groups.set(key, []).get(key)!).push(k);
   });
   let pruned = 0;

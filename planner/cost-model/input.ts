@@ -26,6 +26,8 @@ export interface CostModelOptions {
   allowSp: boolean;
   /** Largest tensor-parallel degree considered (default: devices per node). */
   maxTp?: number;
+  /** Largest context-parallel (Ulysses) degree considered; 1 leaves context parallelism out. */
+  maxCp: number;
 }
 
 export const DEFAULT_COST_MODEL_OPTIONS: CostModelOptions = {
@@ -35,6 +37,7 @@ export const DEFAULT_COST_MODEL_OPTIONS: CostModelOptions = {
   allowRecompute: true,
   allowSelectiveRecompute: true,
   allowSp: true,
+  maxCp: 8,
 };
 
 export interface CostModelInput {

@@ -49,7 +49,7 @@ import {
 import { layerTpCollectives } from '../../configs/model-tp.ts';
 import { modelStateBytes, type ModelStateBytes } from './memory.ts';
 import { stateBytesPerParameter } from '../../configs/model-state.ts';
-import { zeroStage } from '../strategy.ts';
+import { cpDegree, gradDp, zeroStage } from '../strategy.ts';
 
 /**
  * Bytes AdamW moves per parameter and step: reads and writes the fp32 master weight, m and v (24),
@@ -60,10 +60,11 @@ export function optimizerBytesPerParameter(dtype: LayerSpec['dtype']): number {
   return dtype === 'fp32' ? 28 : 34;
 }
 
-/** Where the strategy's groups land: nodes spanned by its TP group and by its DP group. */
+/** Where the strategy's groups land: nodes spanned by its TP group, its gradient (dp x cp) group and its CP group. */
 export interface GroupPlacement {
   tpNodes: number;
   dpNodes: number;
+  cpNodes: number;
 }
 
 export interface DetailedLayerCost extends LayerCost {
@@ -80,6 +81,16 @@ export interface LayerCostEnv {
   optimizerBytesPerMs: number;
   /** The profile's attention keeps no s x S tensors (Profile.attention 'flash'). */
   flashAttention: boolean;
+  /** How the target runs an all-to-all (Profile.allToAll): natively, or as an all-gather of every rank's buffer (Gloo). */
+  allToAll: 'native' | 'all-gather';
+}
+
+/** Bytes of this rank's q (and attention output) and of its k (and v) before a Ulysses all-to-all. */
+function ulyssesBytes(layer: LayerSpec, m: number, tp: number, cp: number): { q: number; kv: number } {
+  const tokens = (m * layer.seqLength) / cp;
+  const w = dtypeBytes(layer.dtype);
+  const d = layer.headDim || layer.hiddenSize / layer.heads;
+  return { q: (tokens * (layer.heads / tp) * d * w), kv: tokens * ((layer.kvHeads || layer.heads) / tp) * d * w };
 }
 
 export function layerCost(
@@ -92,7 +103,13 @@ export function layerCost(
   env: LayerCostEnv,
 ): DetailedLayerCost {
   const m = microBatchSize / s.dp; // samples per device per micro-batch
-  const e = lookup.layer(layerShapeKey(layer), m, s.tp);
+  const cp = cpDegree(s);
+  const D = gradDp(s); // ranks holding the same parameters: the gradient sync and ZeRO/FSDP group
+  // Under context parallelism a rank computes its rows' layer on s/cp tokens (attention: 1/cp of the
+  // heads over the whole sequence, the same FLOPs and bytes): the GEMM shapes, kept activations and
+  // working set of m/cp samples, so the profile is read there (interpolated or extrapolated in m below
+  // one sample, profiler/profile-lookup.ts), exactly as for dp x cp data parallelism.
+  const e = lookup.layer(layerShapeKey(layer), m / cp, s.tp);
   const fwd = e.forwardMs;
   const bwd = e.backwardMs;
   const sp = !!s.sp && s.tp > 1;
@@ -108,12 +125,18 @@ export function layerCost(
   let tpCommMs = 0;
   if (s.tp > 1 && e.tpCommunication === 'excluded') {
     const coll = layerTpCollectives(layer);
-    const bytes = coll.bytesPerSample * m;
+    const bytes = (coll.bytesPerSample * m) / cp;
     const arMs = sp
       ? lookup.collectiveMs('reduce-scatter', bytes, s.tp, groups.tpNodes) + lookup.collectiveMs('all-gather', bytes, s.tp, groups.tpNodes)
       : lookup.collectiveMs('all-reduce', bytes, s.tp, groups.tpNodes);
     const forwards = s.recompute ? 2 : 1;
     tpCommMs = (coll.forwardAllReduces * forwards + coll.backwardAllReduces) * arMs;
+  }
+  // Ulysses: q, k, v to head-split and the attention output back, every forward and backward.
+  if (cp > 1) {
+    const a2a = (bytes: number) => lookup.collectiveMs('all-gather', env.allToAll === 'all-gather' ? cp * bytes : bytes, cp, groups.cpNodes);
+    const x = ulyssesBytes(layer, m, s.tp, cp);
+    tpCommMs += (s.recompute ? 3 : 2) * (2 * a2a(x.q) + 2 * a2a(x.kv));
   }
 
   // Parameters on this device after the TP split, and their bytes in the training dtype.
@@ -125,19 +148,19 @@ export function layerCost(
   let fsdpExposedMs = 0;
   let gradSyncExposedMs = 0;
   let overlappedCommMs = 0;
-  if (s.dp > 1 && paramBytes > 0) {
+  if (D > 1 && paramBytes > 0) {
     if (s.fsdp) {
       // ZeRO-3: all-gather the full (TP-local) parameters before forward and before backward,
       // reduce-scatter the gradients after backward, every micro-batch.
-      const ag = lookup.collectiveMs('all-gather', paramBytes, s.dp, groups.dpNodes);
-      const rs = lookup.collectiveMs('reduce-scatter', gradBytes, s.dp, groups.dpNodes);
+      const ag = lookup.collectiveMs('all-gather', paramBytes, D, groups.dpNodes);
+      const rs = lookup.collectiveMs('reduce-scatter', gradBytes, D, groups.dpNodes);
       const exposedFwd = Math.max(0, ag - fwd);
       const exposedBwd = Math.max(0, ag + rs - bwd);
       fsdpExposedMs = exposedFwd + exposedBwd;
       overlappedCommMs = 2 * ag + rs - fsdpExposedMs;
     } else if (zero === 1 || zero === 2) {
-      const rs = lookup.collectiveMs('reduce-scatter', gradBytes, s.dp, groups.dpNodes);
-      const ag = lookup.collectiveMs('all-gather', params * perParam.weight, s.dp, groups.dpNodes);
+      const rs = lookup.collectiveMs('reduce-scatter', gradBytes, D, groups.dpNodes);
+      const ag = lookup.collectiveMs('all-gather', params * perParam.weight, D, groups.dpNodes);
       // ZeRO-1: one reduce-scatter per iteration; ZeRO-2: one per micro-batch. Both: one all-gather
       // per iteration, exposed. Per-iteration terms are charged 1/c per micro-batch.
       const rsExposed = Math.max(0, rs - bwd);
@@ -146,24 +169,24 @@ export function layerCost(
       overlappedCommMs = (zero === 2 ? rs - rsExposed : (rs - rsExposed) / microBatches);
     } else {
       // One gradient all-reduce per iteration (nccl-tests bus bandwidth: 2(n-1)/n factor in lookup).
-      const ar = lookup.collectiveMs('all-reduce', gradBytes, s.dp, groups.dpNodes);
+      const ar = lookup.collectiveMs('all-reduce', gradBytes, D, groups.dpNodes);
       const exposed = Math.max(0, ar - bwd);
       gradSyncExposedMs = exposed / microBatches;
       overlappedCommMs = (ar - exposed) / microBatches;
     }
   }
   computeMs += env.overlapSlowdown * overlappedCommMs;
-  const optimizerParams = zero >= 1 && s.dp > 1 ? params / s.dp : params;
+  const optimizerParams = zero >= 1 && D > 1 ? params / D : params;
   const optimizerMs =
     env.optimizerBytesPerMs > 0 ? (optimizerParams * optimizerBytesPerParameter(layer.dtype)) / env.optimizerBytesPerMs / microBatches : 0;
   computeMs += optimizerMs;
 
-  const state = modelStateBytes(params, layer.dtype, s.dp > 1 ? zero : 0, s.dp);
+  const state = modelStateBytes(params, layer.dtype, D > 1 ? zero : 0, D);
   // Full recomputation keeps only the layer input (Korthikanti et al. 2022, sec. 4.1: 2sbh in 16-bit;
   // with sp its 1/tp slice, sec. 5). Otherwise the profile's bytes, scaled by the formula's ratio
   // where sp or selective recomputation drop terms the profile kept.
   const keptBytes = sp || selective ? e.activationBytes * activationRatio(layer, m, s.tp, env.flashAttention, sp, selective) : e.activationBytes;
-  const activationBytes = s.recompute ? layerInputBytes(layer, m) / (sp ? s.tp : 1) : keptBytes;
+  const activationBytes = s.recompute ? layerInputBytes(layer, m) / (sp ? s.tp : 1) / cp : keptBytes;
   // Transient peak: the profile's working set; recomputation materializes the layer's activations
   // again during its backward; FSDP holds the gathered parameters of this layer and the prefetched next;
   // ZeRO-1/2 hold the all-gathered weights before they are copied in, ZeRO-2 one micro-batch's full
@@ -171,11 +194,11 @@ export function layerCost(
   // autograd produces before it is added to the fp32 one.
   const sixteenBit = perParam.weight < 4;
   const zeroWorkspace =
-    s.dp > 1 && (zero === 1 || zero === 2)
+    D > 1 && (zero === 1 || zero === 2)
       ? params * perParam.weight + (zero === 2 ? gradBytes : 0) + (sixteenBit ? params * perParam.weight : 0)
       : 0;
   const workspaceBytes =
-    e.workingSetBytes + (s.recompute ? keptBytes : 0) + (s.fsdp && s.dp > 1 ? 2 * paramBytes : 0) + zeroWorkspace;
+    e.workingSetBytes + (s.recompute ? keptBytes : 0) + (s.fsdp && D > 1 ? 2 * paramBytes : 0) + zeroWorkspace;
 
   const breakdown = { computeMs, tpCommMs, fsdpExposedMs, gradSyncExposedMs, overlappedCommMs };
   const timeMs = computeMs + tpCommMs + fsdpExposedMs + gradSyncExposedMs;

@@ -444,6 +444,8 @@ function assemble(
     // The layers use torch's scaled_dot_product_attention where torch has it (2.x); on GPUs its fused
     // kernels keep no s x S tensors (python/uniap_torch/layers.py _attend).
     attention: placement.kind !== 'cpu' && Number.parseInt(info.torch, 10) >= 2 ? 'flash' : 'eager',
+    // NCCL on GPUs, Gloo (all-to-all emulated by an all-gather) on CPUs (python/uniap_torch/comm.py).
+    allToAll: placement.kind === 'cpu' ? 'all-gather' : 'native',
     layers,
     links,
   };

@@ -124,6 +124,24 @@ def all_gather_flat(t: torch.Tensor, group, size: int, async_op: bool = False) -
     return torch.cat(parts, dim=0).to(dtype), None
 
 
+def all_to_all(t: torch.Tensor, group, rank: int, size: int) -> torch.Tensor:
+    """Chunk j of `t`'s leading dimension goes to rank j of `group`; the result holds, in rank order,
+    the chunk every rank sent here (Ulysses context parallelism, Jacobs et al. 2023).
+
+    NCCL: the native all_to_all_single. Gloo has none: every rank all-gathers the whole tensor and
+    keeps the chunks meant for it (size times the bytes of a real all-to-all; docs/runtime-executor.md).
+    """
+    t = t.contiguous()
+    if backend() == "nccl":
+        out = torch.empty_like(t)
+        with blocking():
+            dist.all_to_all_single(out, t, group=group)
+        return out
+    gathered, work = all_gather_flat(t, group, size)
+    n = t.shape[0] // size
+    return torch.cat([gathered[j * t.shape[0] + rank * n: j * t.shape[0] + (rank + 1) * n] for j in range(size)], dim=0)
+
+
 def finish_gather(out, work) -> torch.Tensor:
     """Wait for an async `all_gather_flat` (timed) and return the concatenated tensor."""
     if work is not None:

@@ -79,6 +79,11 @@ class TPGroup:
     # Megatron sequence parallelism (Korthikanti et al. 2022): a block built with it takes and returns
     # this rank's 1/size slice of the sequence (dim 1); see `Block` and the sequence operators below.
     sequence_parallel: bool = False
+    # Ulysses context parallelism (Jacobs et al. 2023, arXiv 2309.14509): the ranks that hold the other
+    # sequence slices of the same rows and tp rank. A block built with it takes and returns this rank's
+    # 1/size slice of the sequence; attention all-to-alls q, k, v from sequence-split to head-split and
+    # its output back (`Attention`). None: no context parallelism.
+    context: Optional["TPGroup"] = None
 
     @staticmethod
     def single() -> "TPGroup":
@@ -187,6 +192,47 @@ class _ReduceScatterSequence(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):  # type: ignore[override]
         return _seq_all_gather(g, ctx.tp), None
+
+
+def _heads_to_sequence(x: torch.Tensor, cp: TPGroup) -> torch.Tensor:
+    """[b, n, s/cp, d] sequence-split -> [b, n/cp, s, d] head-split over the cp group."""
+    b, n, sl, d = x.shape
+    t = x.reshape(b, cp.size, n // cp.size, sl, d).permute(1, 0, 2, 3, 4)  # chunk j: heads meant for rank j
+    out = comm.all_to_all(t.reshape(cp.size * b, n // cp.size, sl, d), cp.group, cp.rank, cp.size)
+    # chunk j of out: rank j's sequence slice of this rank's heads
+    return out.view(cp.size, b, n // cp.size, sl, d).permute(1, 2, 0, 3, 4).reshape(b, n // cp.size, cp.size * sl, d)
+
+
+def _sequence_to_heads(x: torch.Tensor, cp: TPGroup) -> torch.Tensor:
+    """[b, n/cp, s, d] head-split -> [b, n, s/cp, d] sequence-split (the inverse of _heads_to_sequence)."""
+    b, nl, s, d = x.shape
+    sl = s // cp.size
+    t = x.view(b, nl, cp.size, sl, d).permute(2, 0, 1, 3, 4)  # chunk j: the sequence slice of rank j
+    out = comm.all_to_all(t.reshape(cp.size * b, nl, sl, d), cp.group, cp.rank, cp.size)
+    # chunk j of out: rank j's heads of this rank's sequence slice
+    return out.view(cp.size, b, nl, sl, d).permute(1, 0, 2, 3, 4).reshape(b, cp.size * nl, sl, d)
+
+
+class _UlyssesScatterHeads(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, cp):  # type: ignore[override]
+        ctx.cp = cp
+        return _heads_to_sequence(x, cp)
+
+    @staticmethod
+    def backward(ctx, g):  # type: ignore[override]
+        return _sequence_to_heads(g, ctx.cp), None
+
+
+class _UlyssesGatherHeads(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, cp):  # type: ignore[override]
+        ctx.cp = cp
+        return _sequence_to_heads(x, cp)
+
+    @staticmethod
+    def backward(ctx, g):  # type: ignore[override]
+        return _heads_to_sequence(g, ctx.cp), None
 
 
 def scatter_to_sequence(x: torch.Tensor, tp: TPGroup) -> torch.Tensor:
@@ -363,6 +409,14 @@ class Attention(nn.Module):
         self.tp, self.causal, self.cross = tp, causal, cross
         self.recompute_core = False  # selective recomputation of the attention core (set by the executor)
         self.h_local, self.kv_local, self.d = H // tp.size, KV // tp.size, d
+        self.cp = tp.context if tp.context is not None and tp.context.size > 1 else None
+        if self.cp is not None:
+            if cross or window:
+                raise ValueError(f"layer {spec.get('name')}: context parallelism needs self-attention over the whole sequence; "
+                                 "leave out cp for cross-attention and windowed blocks")
+            if self.h_local % self.cp.size or self.kv_local % self.cp.size:
+                raise ValueError(f"layer {spec.get('name')}: {self.h_local} heads and {self.kv_local} KV heads per tp rank "
+                                 f"do not divide by context-parallel degree {self.cp.size}; use a cp that divides both")
         position = spec["positionEmbedding"]  # the chain's scheme, resolved onto every block
         self.rope = position == "rope" and not cross
         self.relative = position == "relative" and not cross
@@ -401,6 +455,9 @@ class Attention(nn.Module):
         q = self._heads(F.linear(xin, self.wq, self.bq), self.h_local)
         k = self._heads(F.linear(src, self.wk, self.bk), self.kv_local)
         v = self._heads(F.linear(src, self.wv, self.bv), self.kv_local)
+        cp = self.cp
+        if cp is not None:  # Ulysses: this rank's heads over the whole sequence (positions after the exchange)
+            q, k, v = (_UlyssesScatterHeads.apply(t, cp) for t in (q, k, v))
         if self.rope:
             q, k = _rope(q), _rope(k)
         groups = self.h_local // self.kv_local
@@ -411,6 +468,9 @@ class Attention(nn.Module):
         if self.relative:
             buckets = _t5_buckets(q.shape[2], k.shape[2], bidirectional=not self.causal, device=x.device)
             bias = self.rel_bias[buckets].permute(2, 0, 1).unsqueeze(0).to(q.dtype)  # [1, H, sq, sk]
+            if cp is not None:
+                n = self.h_local // cp.size
+                bias = bias[:, cp.rank * n:(cp.rank + 1) * n]
         if self.window:
             ww = self.window * self.window
             bias = self.rel_table[self.rel_index].view(ww, ww, -1).permute(2, 0, 1).unsqueeze(0).to(q.dtype)
@@ -423,6 +483,8 @@ class Attention(nn.Module):
             out = ckpt.checkpoint(_attend, q, k, v, bias, self.causal, use_reentrant=True)
         else:
             out = _attend(q, k, v, bias, self.causal)
+        if cp is not None:
+            out = _UlyssesGatherHeads.apply(out, cp)
         b, _, s, _ = out.shape
         out = F.linear(out.transpose(1, 2).reshape(b, s, self.h_local * self.d), self.wo)
         out = _tp_output(out, tp)

@@ -172,6 +172,34 @@ describe('executor parity on tiny-gpt (Gloo, CPU)', () => {
     expectClose(lossesOf(await train(model, four, 'sp-four')), reference, 'dp2 x tp2 sp and tp4 sp on 4 ranks');
   }, TIMEOUT);
 
+  it('context parallelism (Ulysses) on 2 ranks with recomputation, selective recomputation and FSDP', async () => {
+    const plan = handPlan(model, [{ layers: [0, 5], devices: 2, runs: [
+      { layers: [0, 0], dp: 2, tp: 1 }, // sequence sliced on entry to the next layer
+      { layers: [1, 2], dp: 1, tp: 1, cp: 2 }, // slices passed on between cp layers
+      { layers: [3, 3], dp: 1, tp: 1, cp: 2, recompute: true },
+      { layers: [4, 4], dp: 1, tp: 1, cp: 2, fsdp: true, selectiveRecompute: true }, // parameters sharded over dp x cp
+      { layers: [5, 5], dp: 2, tp: 1 }, // gathered, then resharded
+    ] }], batch);
+    const results = await train(model, plan, 'cp2');
+    checkReports(plan, results);
+    expectClose(lossesOf(results), reference, 'cp2');
+  }, TIMEOUT);
+
+  it('context parallelism with dp and tp on 4 ranks (dp2 x cp2 ZeRO-2, tp2 x cp2, cp4), and across a pp=2 1F1B boundary', async () => {
+    const four = handPlan(model, [{ layers: [0, 5], devices: 4, runs: [
+      { layers: [0, 0], dp: 4, tp: 1 }, { layers: [1, 2], dp: 2, tp: 1, cp: 2, zero: 2 }, { layers: [3, 3], dp: 1, tp: 2, cp: 2 },
+      { layers: [4, 4], dp: 1, tp: 1, cp: 4, zero: 1 }, { layers: [5, 5], dp: 2, tp: 2 },
+    ] }], batch);
+    expectClose(lossesOf(await train(model, four, 'cp-four')), reference, 'dp2 x cp2, tp2 x cp2 and cp4 on 4 ranks');
+    const pp = handPlan(model, [
+      { layers: [0, 2], devices: 2, runs: [{ layers: [0, 0], dp: 2, tp: 1 }, { layers: [1, 2], dp: 1, tp: 1, cp: 2 }] },
+      { layers: [3, 5], devices: 2, runs: [{ layers: [3, 4], dp: 1, tp: 1, cp: 2, zero: 1 }, { layers: [5, 5], dp: 2, tp: 1 }] },
+    ], { globalBatch: 8, microBatches: 2, schedule: '1f1b' });
+    const results = await train(model, pp, 'cp-pp');
+    checkReports(pp, results);
+    expectClose(lossesOf(results), reference, 'cp across a stage boundary');
+  }, TIMEOUT);
+
   it('one stage of 4 ranks whose layers go dp4 -> dp2 tp2 -> tp4 -> dp4 fsdp -> dp2 tp2 -> dp4: resharding over subgroups', async () => {
     const plan = handPlan(model, [
       {
@@ -293,6 +321,15 @@ describe('executor parity on other model families', () => {
       ],
     }], batch);
     expectClose(lossesOf(await train(model, sp, 't5-sp')), reference, 'tiny-t5 sp');
+    // Context parallelism on the encoder (T5's relative position bias over whole sequences, per head).
+    const cp = handPlan(model, [{
+      layers: [0, 6], devices: 2, runs: [
+        { layers: [0, 0], dp: 2, tp: 1 },
+        { layers: [1, 2], dp: 1, tp: 1, cp: 2 },
+        { layers: [3, 6], dp: 2, tp: 1 },
+      ],
+    }], batch);
+    expectClose(lossesOf(await train(model, cp, 't5-cp')), reference, 'tiny-t5 cp');
   }, TIMEOUT);
 
   it('a tiny Swin (windowed attention, patch merging, classifier) under tp and fsdp', async () => {

@@ -168,8 +168,21 @@ export function stepLabels(ctx: LabelContext, u: number, from: Frontiers): Front
   const v = u + 1;
   const cands: Label[][] = cl.outReps[v]!.map(() => []);
   const R = t.reshardMs[u]!;
+  const live = from.reduce((n, labels) => n + (labels.length > 0 ? 1 : 0), 0);
   for (const group of cl.columnGroups[v]!) {
     const rep = group[0]!;
+    if (live <= 1) {
+      // one frontier: it is Pareto already; cross it as it is (no copies)
+      const q = from.findIndex((labels) => labels.length > 0);
+      if (q < 0) continue;
+      const r = R[cl.outReps[u]![q]!]![rep]!;
+      for (const l of group) {
+        const out = cands[cl.outClassOf[v]![l]!]!;
+        const cost = t.cost[v]![l]!.timeMs;
+        for (const x of from[q]!) push(ctx, out, x, v, l, x.time + r + cost);
+      }
+      continue;
+    }
     const crossed: Crossed[] = [];
     for (let q = 0; q < from.length; q++) {
       const labels = from[q]!;
@@ -177,7 +190,7 @@ export function stepLabels(ctx: LabelContext, u: number, from: Frontiers): Front
       const r = R[cl.outReps[u]![q]!]![rep]!;
       for (const x of labels) crossed.push({ time: x.time + r, lin: x.lin, mem: x.mem, x });
     }
-    const merged = from.length > 1 ? paretoFilter(crossed, ctx.futureMem[u]!, ctx.safeBudget) : crossed;
+    const merged = paretoFilter(crossed, ctx.futureMem[u]!, ctx.safeBudget);
     for (const l of group) {
       const out = cands[cl.outClassOf[v]![l]!]!;
       const cost = t.cost[v]![l]!.timeMs;

@@ -9,8 +9,9 @@ import { prepareCostModel } from '../../cost-model/input.ts';
 import { solveHighs } from '../highs.ts';
 import { solveExact } from './exact.ts';
 import { seedTables, SEED_MIN_STRATEGIES } from './seed.ts';
+import { layoutKey } from '../../strategy.ts';
 
-const layout = (s: { dp: number; tp: number; sp?: boolean }) => `${s.dp}x${s.tp}${s.sp ? '.sp' : ''}`;
+const layout = layoutKey;
 
 describe('exact solver seed (step E0)', () => {
   const model = loadModel('tiny-gpt');

@@ -7,6 +7,7 @@
 // optimum; the full pass then starts with its time as the cutoff (steps E4 and E6), and the proof is
 // unchanged because the full pass still covers every placement that could beat it.
 import type { CostTables, LayerCost, Placement } from '../../cost-model/tables.ts';
+import { layoutKey } from '../../strategy.ts';
 
 /** Strategies kept per layer by the seed: below this many allowed ones a seed pass does not pay. */
 export const SEED_MIN_STRATEGIES = 24;
@@ -16,7 +17,7 @@ const memoryOf = (c: LayerCost) => c.stateBytes + c.activationBytes + c.workspac
 /** `t` with, per layer, only the fastest and the least-memory allowed strategy of each layout. */
 export function seedTables(t: CostTables): CostTables | undefined {
   if (!t.allowed.some((row) => row.filter(Boolean).length >= SEED_MIN_STRATEGIES)) return undefined;
-  const layout = t.strategies.map((s) => `${s.dp}x${s.tp}${s.sp ? '.sp' : ''}`);
+  const layout = t.strategies.map(layoutKey);
   const allowed = t.allowed.map((row, u) => {
     const fastest = new Map<string, number>();
     const smallest = new Map<string, number>();

@@ -8,7 +8,10 @@ blocks of g / gcd(a, b) consecutive ranks; it uses, for each side a of the pair,
 ranks with stride g / a (the ranks holding the distinct dp-a shards of one block; shard_gather_groups,
 the derivation is in planner/rank-layout.ts). When one degree divides the other only the larger side's
 groups have more than one rank: r = large / small ranks with stride size / large. The tie group joins
-the ranks holding a tied embedding or head.
+the ranks holding a tied embedding or head. A layer with context parallelism cp (Ulysses) keeps its
+rows on dp shards like any layout of data-parallel degree dp; inside a row shard's g / dp ranks the
+layout is cp-major, tp-innermost, so its cp groups are cp ranks with stride tp and its parameters are
+those of dp * cp replicas (cp_groups, the same derivation in planner/rank-layout.ts).
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from typing import Dict, List, Optional, Tuple
 
 from uniap_torch import comm
 from uniap_torch.layers import TPGroup
-from .spec import RunSpec, Stage
+from .spec import LayerStrategy, RunSpec, Stage
 
 
 def stride_groups(first_rank: int, g: int, size: int, stride: int) -> List[List[int]]:
@@ -34,6 +37,11 @@ def tp_groups(first_rank: int, g: int, tp: int) -> List[List[int]]:
 
 def dp_groups(first_rank: int, g: int, dp: int) -> List[List[int]]:
     return stride_groups(first_rank, g, dp, g // dp)
+
+
+def cp_groups(first_rank: int, g: int, cp: int, tp: int) -> List[List[int]]:
+    """Context-parallel groups of (dp, cp, tp): cp ranks with stride tp (planner/rank-layout.ts cpGroups)."""
+    return stride_groups(first_rank, g, cp, tp)
 
 
 def shard_gather_groups(first_rank: int, g: int, dp: int, other: int) -> List[List[int]]:
@@ -73,9 +81,12 @@ class Groups:
         self.tie_ranks: List[int] = []
         # (dp, other dp) -> (group, size, this rank's index in it) for the dp side of a reshard pair
         self._gather: Dict[Tuple[int, int], Tuple[object, int, int]] = {}
+        # (dp, cp, tp) -> this rank's context-parallel group handle
+        self._cp: Dict[Tuple[int, int, int], TPGroup] = {}
         for st in spec.stages:
             mine = st.index == self.stage.index
-            for dp in sorted({s.dp for s in st.strategies.values()}):
+            # Parameter groups: a layer of (dp, cp, tp) holds its parameters like dp * cp replicas.
+            for dp in sorted({s.grad_dp for s in st.strategies.values()}):
                 tp = st.size // dp
                 my_dp_group = my_tp_group = None
                 if tp > 1:
@@ -90,6 +101,11 @@ class Groups:
                             my_dp_group = grp
                 if mine:
                     self._places[(dp, tp)] = Place(dp, tp, self.local // tp, self.local % tp, my_dp_group, my_tp_group)
+            for dp, cp, tp in sorted({(s.dp, s.cp, s.tp) for s in st.strategies.values() if s.cp > 1}):
+                for ranks in cp_groups(st.first_rank, st.size, cp, tp):
+                    grp = comm.new_group(ranks)
+                    if rank in ranks and mine:
+                        self._cp[(dp, cp, tp)] = TPGroup(cp, ranks.index(rank), grp)
             dps = sorted({s.dp for s in st.strategies.values()})
             for a in range(len(dps)):
                 for b in range(a + 1, len(dps)):
@@ -111,6 +127,16 @@ class Groups:
 
     def place(self, dp: int, tp: int) -> Place:
         return self._places[(dp, tp)]
+
+    def params_place(self, st: LayerStrategy) -> Place:
+        """Where the layer's parameters live: the (dp * cp, tp) replicas that sum their gradients."""
+        return self._places[(st.grad_dp, st.tp)]
+
+    def sequence_handle(self, st: LayerStrategy) -> TPGroup:
+        """The group a layer splits the sequence over: its tp group under sp, its cp group under cp."""
+        if st.sequence_split() == "cp":
+            return self._cp[(st.dp, st.cp, st.tp)]
+        return self.params_place(st).tp_handle()
 
     def gather_group(self, dp: int, other: int) -> Tuple[Optional[object], int]:
         """(group, size) all-gathering this rank's block of dp-shards when resharding between dp and

@@ -107,9 +107,11 @@ def run(args: argparse.Namespace, rank: int) -> None:
     runners: Dict[int, LayerRunner] = {}
     for u in stage.layer_ids:
         st = stage.strategies[u]
-        place = groups.place(st.dp, st.tp)
+        place = groups.params_place(st)
         tp = place.tp_handle()
         tp.sequence_parallel = st.sp and tp.size > 1
+        if st.cp > 1:
+            tp.context = groups.sequence_handle(st)
         module = build_layer(spec.layers[u], spec.layer_facts[u], tp, torch.float32, args.seed)
         runners[u] = LayerRunner(u, module, st, place, compute_dtype, device, sync, spec.micro_batches, overlap)
     fsdp_chain = [runners[u] for u in stage.layer_ids if runners[u].fsdp]

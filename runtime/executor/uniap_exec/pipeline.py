@@ -174,14 +174,15 @@ class StageExecutor:
         """Returns the activations to send (list) or, on the last stage, (scaled loss, loss)."""
         spec = self.spec
         dp_cur = self.stage.strategies[self.stage.first_layer].dp
-        seq: Optional[LayerStrategy] = None  # the sp layer whose sequence slice state[0] is (None: replicated)
+        seq: Optional[LayerStrategy] = None  # the sp / cp layer whose sequence slice state[0] is (None: whole)
         for u in self.stage.layer_ids:
             st = self.stage.strategies[u]
-            place = self.groups.place(st.dp, st.tp)
-            # Sequence parallelism (planner/cost-model/build.ts prices the same gathers): keep the slice
-            # between two sp layers on the same groups, else gather it, and slice before an sp layer.
+            place = self.groups.params_place(st)
+            # Sequence parallelism and context parallelism (planner/cost-model/build.ts prices the same
+            # gathers): keep the slice between two layers split the same way, else gather it, and slice
+            # before a layer that splits the sequence.
             if seq is not None and not seq.sequence_sharded_with(st):
-                state = [gather_from_sequence(state[0], self.groups.place(seq.dp, seq.tp).tp_handle())] + state[1:]
+                state = [gather_from_sequence(state[0], self.groups.sequence_handle(seq))] + state[1:]
                 seq = None
             if state is not None and dp_cur != st.dp:
                 state = [reshard(t, self.groups, dp_cur, st.dp) for t in state]
@@ -203,13 +204,13 @@ class StageExecutor:
                 assert state is not None
                 enc = state[1] if kind == "cross-decoder" else None
                 x = state[0]
-                if st.sp and place.tp > 1 and seq is None:
-                    x = scatter_to_sequence(x, place.tp_handle())
+                if st.sequence_split() is not None and seq is None:
+                    x = scatter_to_sequence(x, self.groups.sequence_handle(st))
                 state = [runner.forward(mb, x, enc)] + state[1:]
-                seq = st if st.sp and place.tp > 1 else None
+                seq = st if st.sequence_split() is not None else None
         assert state is not None
-        if seq is not None:  # P2P carries the replicated layout
-            state = [gather_from_sequence(state[0], self.groups.place(seq.dp, seq.tp).tp_handle())] + state[1:]
+        if seq is not None:  # P2P carries the whole-sequence layout
+            state = [gather_from_sequence(state[0], self.groups.sequence_handle(seq))] + state[1:]
         return state
 
     # ---- P2P --------------------------------------------------------------------------------------

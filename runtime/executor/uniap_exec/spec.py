@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 
-FACTS_VERSION = 2  # configs/model-facts.ts MODEL_FACTS_VERSION
+FACTS_VERSION = 3  # configs/model-facts.ts MODEL_FACTS_VERSION
 
 
 class SpecError(ValueError):
@@ -30,10 +30,23 @@ class LayerStrategy:
     zero: int = 0  # ZeRO stage of a layer that is not fully sharded: 0, 1 or 2 (planner/strategy.ts)
     sp: bool = False  # Megatron sequence parallelism over the tp group
     selective: bool = False  # selective recomputation: the attention core only
+    cp: int = 1  # Ulysses context parallelism: the ranks of one row shard also split the sequence cp ways
+
+    @property
+    def grad_dp(self) -> int:
+        """Ranks that hold the same parameters and sum their gradients: dp x cp (planner/rank-layout.ts cpGroups)."""
+        return self.dp * self.cp
+
+    def sequence_split(self) -> Optional[str]:
+        """How the layer splits its input and output along the sequence: 'sp' (over tp), 'cp', or None."""
+        if self.cp > 1:
+            return "cp"
+        return "sp" if self.sp and self.tp > 1 else None
 
     def sequence_sharded_with(self, other: "LayerStrategy") -> bool:
         """Consecutive layers pass the sequence slice as is (planner/strategy.ts sequenceShardedBetween)."""
-        return self.sp and other.sp and self.dp == other.dp and self.tp == other.tp
+        kind = self.sequence_split()
+        return kind is not None and kind == other.sequence_split() and (self.dp, self.tp, self.cp) == (other.dp, other.tp, other.cp)
 
 
 @dataclass
@@ -101,7 +114,7 @@ class RunSpec:
             for run in s["strategies"]:
                 st = LayerStrategy(int(run["dp"]), int(run["tp"]), bool(run["fsdp"]), bool(run["recompute"]),
                                    int(run.get("zero", 0)), bool(run.get("sp", False)),
-                                   bool(run.get("selectiveRecompute", False)))
+                                   bool(run.get("selectiveRecompute", False)), int(run.get("cp", 1)))
                 for u in range(int(run["layers"][0]), int(run["layers"][1]) + 1):
                     strategies[u] = st
             stages.append(Stage(i, lo, hi, r0, rn, strategies))
