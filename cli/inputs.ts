@@ -4,7 +4,7 @@ import type { Argv } from 'yargs';
 import { loadModel } from '../configs/model-presets.ts';
 import { loadCluster } from '../configs/cluster-presets.ts';
 import { loadProfile } from '../profiler/profile-io.ts';
-import { prepareCostModel, type CostModelInput, type CostModelOptions } from '../planner/cost-model/input.ts';
+import { DEFAULT_COST_MODEL_OPTIONS, prepareCostModel, type CostModelInput, type CostModelOptions } from '../planner/cost-model/input.ts';
 import { clusterFromProfile } from '../profiler/profile-cluster.ts';
 import { UniapError } from '../common/errors.ts';
 import type { ClusterSpec } from '../configs/cluster-spec.ts';
@@ -19,6 +19,7 @@ export interface PlanningArgs {
   zero?: boolean;
   sp?: boolean;
   'selective-recompute'?: boolean;
+  'max-cp'?: number;
   'seq-length'?: number;
 }
 
@@ -52,9 +53,11 @@ export function withPlanningOptions<T>(y: Argv<T>, opts: { batchRequired: boolea
     .option('zero', { type: 'boolean', default: true, describe: 'Search ZeRO-1/2 (sharded optimizer states / gradients) per layer; --no-zero for replication and FSDP only' })
     .option('sp', { type: 'boolean', default: true, describe: 'Search Megatron sequence parallelism with tp per layer; --no-sp leaves it out' })
     .option('selective-recompute', { type: 'boolean', default: true, describe: 'Search selective recomputation (attention core only) per layer; --no-selective-recompute leaves it out' })
+    .option('max-cp', { type: 'number', default: DEFAULT_COST_MODEL_OPTIONS.maxCp, describe: 'Largest context-parallel (Ulysses) degree searched per layer; --max-cp 1 leaves context parallelism out' })
     .option('seq-length', SEQ_LENGTH_OPTION)
     .check((a) => {
       const argv = a as unknown as PlanningArgs;
+      if (argv['max-cp'] !== undefined && (!Number.isInteger(argv['max-cp']) || argv['max-cp'] < 1)) throw new Error(`--max-cp must be a positive integer, got ${argv['max-cp']}`);
       if (argv.batch !== undefined && (!Number.isInteger(argv.batch) || argv.batch < 1)) throw new Error(`--batch must be a positive integer, got ${argv.batch}`);
       if (argv['memory-gb'] !== undefined && !(argv['memory-gb'] > 0)) throw new Error(`--memory-gb must be positive, got ${argv['memory-gb']}`);
       checkSeqLength(argv['seq-length']);
@@ -82,6 +85,7 @@ export function planningInput(
     allowZero: argv.zero ?? true,
     allowSp: argv.sp ?? true,
     allowSelectiveRecompute: argv['selective-recompute'] ?? true,
+    maxCp: argv['max-cp'] ?? DEFAULT_COST_MODEL_OPTIONS.maxCp,
     ...extra(cluster),
   };
   if (argv['memory-gb'] !== undefined) options.memoryBudgetBytes = argv['memory-gb'] * 1024 ** 3;

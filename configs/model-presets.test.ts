@@ -12,7 +12,7 @@ import { listModelPresets, loadModel, MODEL_PRESET_DIR, modelFingerprint, modelP
 
 const EXPECTED_PRESETS = [
   'bert-huge', 'bert-large', 'gpt-3-1.3b', 'gpt-3-13b', 'gpt-3-175b', 'gpt-3-2.7b', 'gpt-3-6.7b', 'llama-2-13b', 'llama-2-70b',
-  'llama-2-7b', 'llama-3-70b', 'llama-3-8b', 'qwen2.5-7b', 'swin-huge', 't5-large', 'tiny-gpt', 'tiny-t5', 'vit-huge',
+  'llama-2-7b', 'llama-3-70b', 'llama-3-8b', 'llama-3.1-70b-128k', 'llama-3.1-8b-128k', 'qwen2.5-7b', 'swin-huge', 't5-large', 'tiny-gpt', 'tiny-t5', 'vit-huge',
 ];
 
 const tmp = mkdtempSync(join(tmpdir(), 'uniap-models-'));

@@ -68,6 +68,7 @@ export function optionsForPlan(plan: Plan, cluster: ClusterSpec, base: Partial<C
     allowSelectiveRecompute: true,
     allowSp: true,
     maxCp: Math.max(planCp, base.maxCp ?? 1),
+    cpOnlyWhereDpCannot: false,
     maxTp: Math.max(planTp, base.maxTp ?? perNode),
     allowCrossNodeTp: (base.allowCrossNodeTp ?? false) || planTp > perNode,
   };

@@ -6,7 +6,7 @@ import type { CostTables, Placement } from './cost-model/tables.ts';
 import type { CostModelInput } from './cost-model/input.ts';
 import { evaluatePlacement, stageRange } from './cost-model/evaluate.ts';
 import { predictions } from './predictions.ts';
-import { sameStrategy, describeStrategy } from './strategy.ts';
+import { sameStrategy, describeStrategy, gradDp } from './strategy.ts';
 import { totalDevices } from '../configs/cluster-spec.ts';
 import { modelFingerprint } from '../configs/model-presets.ts';
 import { clusterFingerprint } from '../configs/cluster-presets.ts';
@@ -73,13 +73,14 @@ export function placementFromPlan(plan: Plan, tables: CostTables): Placement {
   const strategy = new Array<number>(tables.layers).fill(-1);
   for (const stage of plan.stages) {
     for (const run of stage.strategies) {
-      // FSDP or ZeRO over a data-parallel group of one is plain replication: normalize it.
-      const want = { ...run, fsdp: run.fsdp && run.dp > 1, zero: run.dp > 1 ? run.zero : undefined };
+      // FSDP or ZeRO over a data-parallel group of one (dp x cp = 1) is plain replication: normalize it.
+      const D = gradDp(run);
+      const want = { ...run, fsdp: run.fsdp && D > 1, zero: D > 1 ? run.zero : undefined };
       const k = tables.strategies.findIndex((s) => sameStrategy(s, want));
       if (k < 0) {
         throw new UniapError(
           'DEGREE_MISMATCH',
-          `stage ${stage.index} layers ${run.layers[0]}-${run.layers[1]}: strategy "${describeStrategy(run)}" is not available on a stage of ${tables.devicesPerStage} devices; dp x tp must equal ${tables.devicesPerStage}`,
+          `stage ${stage.index} layers ${run.layers[0]}-${run.layers[1]}: strategy "${describeStrategy(run)}" is not available on a stage of ${tables.devicesPerStage} devices; dp x cp x tp must equal ${tables.devicesPerStage}`,
         );
       }
       for (let u = run.layers[0]; u <= run.layers[1]; u++) strategy[u] = k;

@@ -88,15 +88,13 @@ export function parsePlan(json: unknown, file: string): Plan {
         if (run.recompute) rr.fail('"selectiveRecompute" together with "recompute": true', 'choose one granularity: recompute (full) or selectiveRecompute (the attention core)', `${rr.path}.selectiveRecompute`);
         run.selectiveRecompute = true;
       }
+      const cp = rr.optNumber('cp', { integer: true, min: 1 });
       if (rr.optBool('sp')) {
+        if (cp !== undefined && cp > 1) rr.fail(`"cp": ${cp} together with "sp": true`, 'choose one way to split the sequence: cp (context parallelism) or sp (sequence parallelism with tp)', `${rr.path}.cp`);
         if (run.tp < 2) rr.fail(`"sp": true with tp ${run.tp}`, 'sequence parallelism splits over the tp group: use tp > 1 or leave out sp', `${rr.path}.sp`);
         run.sp = true;
       }
-      const cp = rr.optNumber('cp', { integer: true, min: 1 });
-      if (cp !== undefined && cp > 1) {
-        if (run.sp) rr.fail(`"cp": ${cp} together with "sp": true`, 'choose one way to split the sequence: cp (context parallelism) or sp (sequence parallelism with tp)', `${rr.path}.cp`);
-        run.cp = cp;
-      }
+      if (cp !== undefined && cp > 1) run.cp = cp;
       const zero = rr.optNumber('zero', { integer: true, min: 0 });
       if (zero !== undefined && zero !== 0) {
         if (zero === 3) rr.fail('zero 3 is written as "fsdp": true', 'write "fsdp": true for ZeRO-3 and leave out zero', `${rr.path}.zero`);

@@ -63,11 +63,11 @@ describe('uniap CLI', () => {
     }
   });
 
-  it('plan searches sequence parallelism and selective recomputation (Llama-2-70B on 32 H100 at batch 8 uses sp), --no-sp --no-selective-recompute leave them out, and estimate reproduces both', () => {
+  it('plan searches sequence parallelism and selective recomputation (Llama-2-70B on 32 H100 at batch 8 without cp uses sp), --no-sp --no-selective-recompute leave them out, and estimate reproduces both', () => {
     const dir = mkdtempSync(join(tmpdir(), 'uniap-cli-sp-'));
     const withSp = join(dir, 'sp.json');
     const without = join(dir, 'nosp.json');
-    const args = ['--model', 'llama-2-70b', '--cluster', 'h100-4x8', '--batch', '8'];
+    const args = ['--model', 'llama-2-70b', '--cluster', 'h100-4x8', '--batch', '8', '--max-cp', '1'];
     expect(uniap('plan', ...args, '--out', withSp).code).toBe(0);
     expect(uniap('plan', ...args, '--no-sp', '--no-selective-recompute', '--out', without).code).toBe(0);
     const runs = (f: string) => (JSON.parse(readFileSync(f, 'utf8')) as { stages: { strategies: { tp: number; sp?: boolean; selectiveRecompute?: boolean }[] }[] }).stages.flatMap((st) => st.strategies);
@@ -80,6 +80,29 @@ describe('uniap CLI', () => {
       expect(e.code, e.err).toBe(0);
       expect(Math.abs(JSON.parse(e.out).timePerIterationMs - tpi(f))).toBeLessThanOrEqual(1e-9 * tpi(f));
     }
+  });
+
+  it('plan searches context parallelism (Llama-3.1-8B at 128k tokens on 8 H100 uses cp), --max-cp 1 leaves it out, and estimate reproduces both', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'uniap-cli-cp-'));
+    const withCp = join(dir, 'cp.json');
+    const without = join(dir, 'nocp.json');
+    const args = ['--model', 'llama-3.1-8b-128k', '--cluster', 'h100-1x8', '--batch', '1'];
+    const r = uniap('plan', ...args, '--out', withCp);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/cp8/);
+    expect(r.out).toMatch(/Sequence length: 131072 tokens/);
+    expect(uniap('plan', ...args, '--max-cp', '1', '--out', without).code).toBe(0);
+    const runs = (f: string) => (JSON.parse(readFileSync(f, 'utf8')) as { stages: { strategies: { dp: number; tp: number; cp?: number }[] }[] }).stages.flatMap((st) => st.strategies);
+    expect(runs(withCp).some((x) => (x.cp ?? 1) > 1)).toBe(true);
+    expect(runs(without).every((x) => x.cp === undefined)).toBe(true);
+    const tpi = (f: string) => (JSON.parse(readFileSync(f, 'utf8')) as { predictions: { timePerIterationMs: number } }).predictions.timePerIterationMs;
+    expect(tpi(withCp)).toBeLessThan(tpi(without)); // all-to-alls of q, k, v beat tp8's all-reduces at 128k tokens
+    for (const f of [withCp, without]) {
+      const e = uniap('estimate', ...args, '--plan', f, '--json');
+      expect(e.code, e.err).toBe(0);
+      expect(Math.abs(JSON.parse(e.out).timePerIterationMs - tpi(f))).toBeLessThanOrEqual(1e-9 * tpi(f));
+    }
+    expectOneLineError(uniap('plan', ...args, '--max-cp', '0'), /--max-cp must be a positive integer, got 0/);
   });
 
   it('estimate evaluates a hand-written plan: breakdown, memory per stage, verdict', () => {
@@ -204,6 +227,19 @@ describe('uniap CLI', () => {
       const ok = run((p) => {
         p.stages[0].strategies[1] = { layers: [1, 2], dp: 1, tp: 2, sp: true, selectiveRecompute: true };
       });
+      expect(ok.code, ok.err).toBe(0);
+    });
+    it('context parallelism on a layer without the form, with sp, or not multiplying to the stage', () => {
+      const base = JSON.parse(readFileSync(fixture('tiny-gpt-2stage.plan.json'), 'utf8'));
+      const run = (edit: (p: typeof base) => void) => {
+        const plan = JSON.parse(JSON.stringify(base));
+        edit(plan);
+        return uniap('estimate', '--model', 'tiny-gpt', '--cluster', 'local-cpu:4', '--plan', write('plan-cp.json', plan));
+      };
+      expectOneLineError(run((p) => (p.stages[0].strategies = [{ layers: [0, 2], dp: 1, tp: 1, cp: 2 }])), /layer 0 \(embedding\): "cp": 2, but an embedding layer has no context-parallel form .*leave out cp for that layer/);
+      expectOneLineError(run((p) => (p.stages[0].strategies[1] = { layers: [1, 2], dp: 1, tp: 1, cp: 2, sp: true })), /"cp": 2 together with "sp": true; choose one way to split the sequence/);
+      expectOneLineError(run((p) => (p.stages[0].strategies[1] = { layers: [1, 2], dp: 1, tp: 1, cp: 4 })), /dp 1 x cp 4 x tp 1 = 4 but the stage has 2 devices; choose dp, cp and tp with dp \* cp \* tp = 2/);
+      const ok = run((p) => (p.stages[0].strategies[1] = { layers: [1, 2], dp: 1, tp: 1, cp: 2, selectiveRecompute: true }));
       expect(ok.code, ok.err).toBe(0);
     });
     it('a plan for another cluster size', () => {

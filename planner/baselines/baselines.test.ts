@@ -7,6 +7,7 @@ import { configurations } from '../search/configurations.ts';
 import { evenSplit } from './even-split.ts';
 import { megatronBaseline } from './megatron.ts';
 import { compareWithBaselines } from './compare.ts';
+import { gradDp } from '../strategy.ts';
 
 describe('baselines', () => {
   it('even split: blocks spread evenly, embedding on the first stage, head on the last', () => {
@@ -17,7 +18,7 @@ describe('baselines', () => {
     expect(evenSplit(m, 32)).toHaveLength(32);
   });
 
-  it('Megatron enumerates every uniform (pp, dp, tp, c, sp, recomputation, distributed optimizer) configuration, never ZeRO-2 or FSDP', () => {
+  it('Megatron enumerates every uniform (pp, dp, tp, cp, c, sp, recomputation, distributed optimizer) configuration, never ZeRO-2 or FSDP', () => {
     const model = loadModel('tiny-gpt');
     const input = prepareCostModel(model, loadCluster('h100-1x8'), { globalBatch: 8 });
     const r = megatronBaseline(input);
@@ -26,7 +27,7 @@ describe('baselines', () => {
     for (const config of configurations(input, { schedule: '1f1b' })) {
       const t = buildCostTables(input, config);
       tables.set(`${config.stages}/${config.microBatches}`, t);
-      plainUniform += t.strategies.filter((s, k) => !s.fsdp && s.zero !== 2 && !s.sp && !s.selectiveRecompute && t.allowed.every((row) => row[k])).length;
+      plainUniform += t.strategies.filter((s, k) => !s.fsdp && s.zero !== 2 && !s.sp && !s.selectiveRecompute && !s.cp && t.allowed.every((row) => row[k])).length;
     }
     expect(r.feasible + r.infeasible).toBe(r.candidates.length);
     const seen = new Set<string>();
@@ -36,18 +37,19 @@ describe('baselines', () => {
       expect(new Set(blocks).size).toBe(1); // one strategy on every transformer block
       const b = t.strategies[blocks[0]!]!;
       expect([b.fsdp, b.zero === 2]).toEqual([false, false]);
-      expect([b.dp, b.tp, b.sp ?? false, b.selectiveRecompute ?? false, b.recompute, b.zero === 1]).toEqual([c.dp, c.tp, c.sp, c.selectiveRecompute, c.recompute, c.distributedOptimizer]);
+      expect([b.dp, b.tp, b.cp ?? 1, b.sp ?? false, b.selectiveRecompute ?? false, b.recompute, b.zero === 1]).toEqual([c.dp, c.tp, c.cp, c.sp, c.selectiveRecompute, c.recompute, c.distributedOptimizer]);
       for (const k of c.placement.strategy) {
-        // embedding and head: the same layout, with sp / selective recomputation left out where they have none
+        // embedding and head: the same ranks, with sp / selective recomputation / cp left out where they have none
         const s = t.strategies[k]!;
-        expect([s.dp, s.tp, s.fsdp, s.zero, s.recompute]).toEqual([b.dp, b.tp, b.fsdp, b.zero, b.recompute]);
+        expect([gradDp(s) * s.tp, s.fsdp, s.zero, s.recompute]).toEqual([gradDp(b) * b.tp, b.fsdp, b.zero, b.recompute]);
       }
       const key = `${c.stages}/${c.microBatches}/${c.placement.strategy.join(',')}`;
       expect(seen.has(key)).toBe(false);
       seen.add(key);
     }
-    expect(r.candidates.filter((c) => !c.sp && !c.selectiveRecompute).length).toBe(plainUniform);
+    expect(r.candidates.filter((c) => !c.sp && !c.selectiveRecompute && c.cp === 1).length).toBe(plainUniform);
     for (const knob of ['distributedOptimizer', 'sp', 'selectiveRecompute', 'recompute'] as const) expect(r.candidates.some((c) => c[knob])).toBe(true);
+    expect(r.candidates.some((c) => c.cp > 1)).toBe(true);
   });
 
   it('the planner is never slower than any baseline on a memory-bound model (it searches a superset)', async () => {

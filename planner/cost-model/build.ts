@@ -47,7 +47,7 @@ export function strategiesForStage(input: CostModelInput, g: number, microBatchS
     // of b rows splits at most b ways, so cp only with dp * cp not dividing b. Elsewhere the dp * cp
     // layout reads the same profile entry (m / cp samples, layer-cost.ts), holds the same states and
     // activations, and has no all-to-alls; only resharding at a change of layout could favour cp there.
-    const cps = [1, ...divisorsOf(g / tp).filter((x) => x > 1 && x <= o.maxCp && (microBatchSize === undefined || microBatchSize % ((g / tp / x) * x) !== 0))];
+    const cps = [1, ...divisorsOf(g / tp).filter((x) => x > 1 && x <= o.maxCp && (microBatchSize === undefined || o.cpOnlyWhereDpCannot === false || microBatchSize % ((g / tp / x) * x) !== 0))];
     for (const cp of cps) {
       const dp = g / tp / cp;
       const shardings: { fsdp: boolean; zero?: 1 | 2 }[] = [{ fsdp: false }];

@@ -28,6 +28,11 @@ export interface CostModelOptions {
   maxTp?: number;
   /** Largest context-parallel (Ulysses) degree considered; 1 leaves context parallelism out. */
   maxCp: number;
+  /**
+   * Offer cp only where the micro-batch has too few rows for dp x cp data parallelism (the search's
+   * restriction, planner/cost-model/build.ts); false offers every cp (estimate of a given plan).
+   */
+  cpOnlyWhereDpCannot?: boolean;
 }
 
 export const DEFAULT_COST_MODEL_OPTIONS: CostModelOptions = {
