@@ -4,7 +4,7 @@
 // configurations that run out of memory. Batch sizes as in bench/planner.ts (our choice).
 // Then each Megatron knob by itself: the fastest uniform configuration with only full recomputation
 // (round 1's Megatron), and with the distributed optimizer, sequence parallelism, selective
-// recomputation, and all of them allowed, each as a speedup over round 1's Megatron, beside the
+// recomputation, context parallelism, and all of them allowed, each as a speedup over round 1's Megatron, beside the
 // planner's (so the share of the planner's gain that a hand-tuned Megatron could also reach shows).
 import { loadModel } from '../configs/model-presets.ts';
 import { loadCluster } from '../configs/cluster-presets.ts';
@@ -23,9 +23,10 @@ const MODELS: [string, number][] = [
 
 type Candidate = Awaited<ReturnType<typeof compareWithBaselines>>['megatron']['candidates'][number];
 const KNOBS: [string, (c: Candidate) => boolean][] = [
-  ['+dist-opt', (c) => !c.sp && !c.selectiveRecompute],
-  ['+sp', (c) => !c.distributedOptimizer && !c.selectiveRecompute],
-  ['+selective', (c) => !c.distributedOptimizer && !c.sp],
+  ['+dist-opt', (c) => !c.sp && !c.selectiveRecompute && c.cp === 1],
+  ['+sp', (c) => !c.distributedOptimizer && !c.selectiveRecompute && c.cp === 1],
+  ['+selective', (c) => !c.distributedOptimizer && !c.sp && c.cp === 1],
+  ['+cp', (c) => !c.distributedOptimizer && !c.sp && !c.selectiveRecompute],
   ['all knobs', () => true],
 ];
 const knobRows: string[] = [];
@@ -38,6 +39,8 @@ const EXTRA: [string, string, number][] = [
   ['llama-2-70b', 'h100-4x8', 8],
   ['llama-2-70b', 'h100-4x8', 64],
   ['llama-2-13b', 'h100-1x8', 8],
+  ['llama-3.1-8b-128k', 'h100-1x8', 1],
+  ['llama-3.1-70b-128k', 'h100-4x8', 4],
 ];
 const CASES: [string, string, number][] = [...ENVS.flatMap((env) => MODELS.map(([m, b]): [string, string, number] => [m, env, b])), ...EXTRA];
 {
@@ -49,7 +52,7 @@ const CASES: [string, string, number][] = [...ENVS.flatMap((env) => MODELS.map((
       const m = c.megatron;
       oomTotal += m.infeasible;
       const fastest = (keep: (c: Candidate) => boolean) => Math.min(...m.candidates.filter((c) => c.feasible && keep(c)).map((c) => c.timePerIterationMs));
-      const round1 = fastest((c) => !c.distributedOptimizer && !c.sp && !c.selectiveRecompute);
+      const round1 = fastest((c) => !c.distributedOptimizer && !c.sp && !c.selectiveRecompute && c.cp === 1);
       const ours = c.planner.plan.predictions!.timePerIterationMs;
       knobRows.push(`${name}  ${KNOBS.map(([, keep]) => x(round1 / fastest(keep)).padStart(10)).join('')}  ${x(round1 / ours).padStart(10)}`);
       megTotal += m.candidates.length;

@@ -5,8 +5,8 @@
 // the exact solver on the same CostTables, as a ratio. Batch sizes are our choice (noted per case).
 // The machine is shared: the load average is printed with the results.
 // Each case runs twice in the same run: in round 1's search space (--space round1: per layer dp x tp,
-// FSDP, full recomputation) as the baseline, and in today's (ZeRO-1/2, sequence parallelism and selective
-// recomputation per layer added), so the cost of the
+// FSDP, full recomputation) as the baseline, and in today's (ZeRO-1/2, sequence parallelism, selective
+// recomputation and context parallelism per layer added), so the cost of the
 // larger space shows as a ratio of wall times, and its gain as a ratio of predicted times.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -59,6 +59,8 @@ const MODELS: [string, number][] = [
 const CASES: Case[] = [
   ...EIGHT.flatMap((c) => MODELS.map(([m, batch]): Case => ({ name: `${m} @ ${c}`, model: () => loadModel(m), cluster: () => loadCluster(c), batch, targetS: 2 }))),
   { name: 'llama-2-70b @ h100-8x8', model: () => loadModel('llama-2-70b'), cluster: () => h100Nodes(8), batch: 256, targetS: 10 },
+  // 128k tokens: context parallelism searched (LONG_SEQUENCE), batch 16 sequences (2M tokens)
+  { name: 'llama-3.1-70b-128k @ h100-8x8', model: () => loadModel('llama-3.1-70b-128k'), cluster: () => h100Nodes(8), batch: 16, targetS: 10 },
   { name: 'gpt-128-layers @ h100-128x8', model: gpt128, cluster: () => loadCluster('h100-128x8'), batch: 2048, targetS: 60 },
 ];
 
@@ -79,7 +81,7 @@ type Space = 'round1' | 'current';
 async function child(index: number, highsLimitMs: number, space: Space): Promise<ChildResult> {
   const c = CASES[index]!;
   const t0 = performance.now();
-  const input = prepareCostModel(c.model(), c.cluster(), { globalBatch: c.batch, options: { allowZero: space === 'current', allowSp: space === 'current', allowSelectiveRecompute: space === 'current' } });
+  const input = prepareCostModel(c.model(), c.cluster(), { globalBatch: c.batch, options: { allowZero: space === 'current', allowSp: space === 'current', allowSelectiveRecompute: space === 'current', ...(space === 'current' ? {} : { maxCp: 1 }) } });
   const devices = input.cluster.nodes.reduce((s, n) => s + n.devices, 0);
   const base = { name: c.name, devices, layers: input.model.layers.length };
   let outcome: string;

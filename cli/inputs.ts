@@ -4,7 +4,7 @@ import type { Argv } from 'yargs';
 import { loadModel } from '../configs/model-presets.ts';
 import { loadCluster } from '../configs/cluster-presets.ts';
 import { loadProfile } from '../profiler/profile-io.ts';
-import { DEFAULT_COST_MODEL_OPTIONS, prepareCostModel, type CostModelInput, type CostModelOptions } from '../planner/cost-model/input.ts';
+import { LONG_SEQUENCE, prepareCostModel, type CostModelInput, type CostModelOptions } from '../planner/cost-model/input.ts';
 import { clusterFromProfile } from '../profiler/profile-cluster.ts';
 import { UniapError } from '../common/errors.ts';
 import type { ClusterSpec } from '../configs/cluster-spec.ts';
@@ -53,7 +53,7 @@ export function withPlanningOptions<T>(y: Argv<T>, opts: { batchRequired: boolea
     .option('zero', { type: 'boolean', default: true, describe: 'Search ZeRO-1/2 (sharded optimizer states / gradients) per layer; --no-zero for replication and FSDP only' })
     .option('sp', { type: 'boolean', default: true, describe: 'Search Megatron sequence parallelism with tp per layer; --no-sp leaves it out' })
     .option('selective-recompute', { type: 'boolean', default: true, describe: 'Search selective recomputation (attention core only) per layer; --no-selective-recompute leaves it out' })
-    .option('max-cp', { type: 'number', default: DEFAULT_COST_MODEL_OPTIONS.maxCp, describe: 'Largest context-parallel (Ulysses) degree searched per layer; --max-cp 1 leaves context parallelism out' })
+    .option('max-cp', { type: 'number', describe: `Largest context-parallel (Ulysses) degree searched per layer (default: 8 from ${LONG_SEQUENCE} tokens on, else 1); --max-cp 1 leaves it out` })
     .option('seq-length', SEQ_LENGTH_OPTION)
     .check((a) => {
       const argv = a as unknown as PlanningArgs;
@@ -85,7 +85,7 @@ export function planningInput(
     allowZero: argv.zero ?? true,
     allowSp: argv.sp ?? true,
     allowSelectiveRecompute: argv['selective-recompute'] ?? true,
-    maxCp: argv['max-cp'] ?? DEFAULT_COST_MODEL_OPTIONS.maxCp,
+    ...(argv['max-cp'] !== undefined ? { maxCp: argv['max-cp'] } : {}),
     ...extra(cluster),
   };
   if (argv['memory-gb'] !== undefined) options.memoryBudgetBytes = argv['memory-gb'] * 1024 ** 3;

@@ -20,7 +20,7 @@ describe('baselines', () => {
 
   it('Megatron enumerates every uniform (pp, dp, tp, cp, c, sp, recomputation, distributed optimizer) configuration, never ZeRO-2 or FSDP', () => {
     const model = loadModel('tiny-gpt');
-    const input = prepareCostModel(model, loadCluster('h100-1x8'), { globalBatch: 8 });
+    const input = prepareCostModel(model, loadCluster('h100-1x8'), { globalBatch: 8, options: { maxCp: 8 } }); // cp searched at 64 tokens too
     const r = megatronBaseline(input);
     let plainUniform = 0;
     const tables = new Map<string, ReturnType<typeof buildCostTables>>();

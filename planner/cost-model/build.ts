@@ -43,11 +43,17 @@ export function strategiesForStage(input: CostModelInput, g: number, microBatchS
   if (o.allowRecompute) recomputes.push({ recompute: true });
   for (const tp of tpDegreesFor(input.cluster, g, o)) {
     // cp: divisors of g / tp up to maxCp (1 when context parallelism is off); dp * cp * tp = g
-    // Context parallelism is offered where data parallelism cannot take the same ranks: a micro-batch
-    // of b rows splits at most b ways, so cp only with dp * cp not dividing b. Elsewhere the dp * cp
-    // layout reads the same profile entry (m / cp samples, layer-cost.ts), holds the same states and
-    // activations, and has no all-to-alls; only resharding at a change of layout could favour cp there.
-    const cps = [1, ...divisorsOf(g / tp).filter((x) => x > 1 && x <= o.maxCp && (microBatchSize === undefined || o.cpOnlyWhereDpCannot === false || microBatchSize % ((g / tp / x) * x) !== 0))];
+    // Context parallelism is offered where data parallelism cannot take the same ranks (a micro-batch
+    // of b rows splits at most b ways: b not divisible by g / tp), and then only its least degree
+    // that leaves dp dividing b. Elsewhere a dp x cp layout reads the same profile entry (m / cp
+    // samples, layer-cost.ts), holds the same states and activations and has no all-to-alls; and of
+    // two cp degrees the smaller moves the same bytes per rank over a smaller group. Only resharding
+    // at a change of layout could favour the others (docs/planner.md, S3''). estimate offers all.
+    const cands = divisorsOf(g / tp).filter((x) => x > 1 && x <= o.maxCp);
+    const cps =
+      microBatchSize === undefined || o.cpOnlyWhereDpCannot === false
+        ? [1, ...cands]
+        : [1, ...(microBatchSize % (g / tp) !== 0 ? cands.filter((x) => microBatchSize % (g / tp / x) === 0).slice(0, 1) : [])];
     for (const cp of cps) {
       const dp = g / tp / cp;
       const shardings: { fsdp: boolean; zero?: 1 | 2 }[] = [{ fsdp: false }];

@@ -35,7 +35,7 @@ function inputOf(devices: number, globalBatch: number, allToAll?: 'native' | 'al
     link: { latencyMs: LAT, busBandwidthGBps: BW, maxGroup: 4, maxNodes: 1 },
   });
   if (allToAll) profile.allToAll = allToAll;
-  return prepareCostModel(model, localCpuCluster(devices), { globalBatch, profile, options: { allowSp: false } });
+  return prepareCostModel(model, localCpuCluster(devices), { globalBatch, profile, options: { allowSp: false, maxCp: 8 } });
 }
 
 function tables(devices: number, stages: number, globalBatch: number, allToAll?: 'native' | 'all-gather'): CostTables {

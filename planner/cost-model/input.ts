@@ -26,13 +26,29 @@ export interface CostModelOptions {
   allowSp: boolean;
   /** Largest tensor-parallel degree considered (default: devices per node). */
   maxTp?: number;
-  /** Largest context-parallel (Ulysses) degree considered; 1 leaves context parallelism out. */
+  /**
+   * Largest context-parallel (Ulysses) degree considered; 1 leaves context parallelism out. Default
+   * (`defaultMaxCp`): 8 for sequences of LONG_SEQUENCE tokens or more, else 1.
+   */
   maxCp: number;
   /**
    * Offer cp only where the micro-batch has too few rows for dp x cp data parallelism (the search's
    * restriction, planner/cost-model/build.ts); false offers every cp (estimate of a given plan).
    */
   cpOnlyWhereDpCannot?: boolean;
+}
+
+/**
+ * Sequences from this length on get context parallelism searched by default. Below it activations
+ * rarely bind and cp's all-to-alls rarely pay, while the larger space weakens the configuration
+ * bounds (docs/planner.md S3'': Llama-2-70B at 4k tokens on 64 H100, the same optimum in 6.7 s
+ * without cp and 20.8 s with it); `--max-cp` decides either way.
+ */
+export const LONG_SEQUENCE = 8192;
+
+/** maxCp when the caller does not say: 8 for long sequences, else 1 (LONG_SEQUENCE). */
+export function defaultMaxCp(model: ModelSpec): number {
+  return Math.max(...model.layers.map((l) => l.seqLength)) >= LONG_SEQUENCE ? 8 : 1;
 }
 
 export const DEFAULT_COST_MODEL_OPTIONS: CostModelOptions = {
@@ -76,7 +92,7 @@ export function prepareCostModel(
   cluster: ClusterSpec,
   args: { globalBatch: number; profile?: Profile; options?: Partial<CostModelOptions> },
 ): CostModelInput {
-  const options: CostModelOptions = { ...DEFAULT_COST_MODEL_OPTIONS, ...stripUndefined(args.options ?? {}) };
+  const options: CostModelOptions = { ...DEFAULT_COST_MODEL_OPTIONS, maxCp: defaultMaxCp(model), ...stripUndefined(args.options ?? {}) };
   const B = args.globalBatch;
   if (!Number.isInteger(B) || B < 1) {
     throw new UniapError('CONFIG_INVALID', `global batch ${B} is not a positive integer; pass --batch with a whole number >= 1`);
