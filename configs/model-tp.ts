@@ -160,15 +160,18 @@ export function layerSupportsContextParallel(l: LayerSpec): boolean {
 }
 
 /**
- * Whether context-parallel degree `cp` (Ulysses) is allowed for this layer at tp: the sequence divides
- * cp, and so do the heads and KV heads each tp rank holds (every rank attends to whole heads).
+ * Whether context-parallel degree `cp` is allowed for this layer at tp: the sequence divides cp, and
+ * for Ulysses ('a2a') so do the heads and KV heads each tp rank holds (every rank attends to whole
+ * heads); ring attention ('p2p') splits no heads.
  */
-export function contextParallelAllowed(l: LayerSpec, tp: number, cp: number): boolean {
+export function contextParallelAllowed(l: LayerSpec, tp: number, cp: number, comm: 'a2a' | 'p2p' = 'a2a'): boolean {
   if (cp === 1) return true;
   if (!Number.isInteger(cp) || cp < 1 || !layerSupportsContextParallel(l) || !tpDivides(l, tp)) return false;
+  if (l.seqLength % cp !== 0) return false;
+  if (comm === 'p2p') return true;
   const heads = l.heads / tp;
   const kvHeads = (l.kvHeads || l.heads) / tp;
-  return l.seqLength % cp === 0 && heads % cp === 0 && kvHeads % cp === 0;
+  return heads % cp === 0 && kvHeads % cp === 0;
 }
 
 /** Whether tp degree `tp` is allowed for this layer: a positive integer dividing every tpDivisors entry. */

@@ -32,7 +32,7 @@ export function planFromPlacement(input: CostModelInput, tables: CostTables, pla
           layers: [u, u],
           dp: s.dp,
           tp: s.tp,
-          ...((s.cp ?? 1) > 1 ? { cp: s.cp } : {}),
+          ...((s.cp ?? 1) > 1 ? { cp: s.cp, ...(s.cpComm === 'p2p' ? { cpComm: 'p2p' as const } : {}) } : {}),
           ...(s.sp ? { sp: true } : {}),
           fsdp: s.fsdp,
           ...(s.zero ? { zero: s.zero } : {}),

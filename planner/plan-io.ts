@@ -95,6 +95,12 @@ export function parsePlan(json: unknown, file: string): Plan {
         run.sp = true;
       }
       if (cp !== undefined && cp > 1) run.cp = cp;
+      const cpComm = rr.optString('cpComm', { oneOf: ['a2a', 'p2p'] }) as 'a2a' | 'p2p' | undefined;
+      if (cpComm !== undefined) {
+        if ((run.cp ?? 1) === 1) rr.fail(`"cpComm": "${cpComm}" without context parallelism`, 'set "cp" > 1 or leave out cpComm', `${rr.path}.cpComm`);
+        if (cpComm === 'p2p' && run.selectiveRecompute) rr.fail('"selectiveRecompute" with ring attention ("cpComm": "p2p")', 'use "cpComm": "a2a" (Ulysses), full recomputation, or none', `${rr.path}.selectiveRecompute`);
+        if (cpComm === 'p2p') run.cpComm = 'p2p';
+      }
       const zero = rr.optNumber('zero', { integer: true, min: 0 });
       if (zero !== undefined && zero !== 0) {
         if (zero === 3) rr.fail('zero 3 is written as "fsdp": true', 'write "fsdp": true for ZeRO-3 and leave out zero', `${rr.path}.zero`);
@@ -223,10 +229,12 @@ export function checkPlanForModel(plan: Plan, model: ModelSpec, file = 'plan', m
           throw new UniapError('DEGREE_MISMATCH', `${file}: stage ${s.index} layer ${u} (${layer.name}): "sp": true, but ${why}; leave out sp for that layer`);
         }
         const cp = run.cp ?? 1;
-        if (cp > 1 && !contextParallelAllowed(layer, run.tp, cp)) {
+        if (cp > 1 && !contextParallelAllowed(layer, run.tp, cp, run.cpComm ?? 'a2a')) {
           const why = !layerSupportsContextParallel(layer)
             ? `${/^[aeiou]/.test(layer.type) ? 'an' : 'a'} ${layer.type} layer has no context-parallel form (only encoder and decoder blocks do)`
-            : `its ${layer.heads / run.tp} heads and ${(layer.kvHeads || layer.heads) / run.tp} KV heads per tp rank and ${layer.seqLength} tokens must all divide by cp ${cp}`;
+            : run.cpComm === 'p2p' || layer.seqLength % cp !== 0
+              ? `its ${layer.seqLength} tokens do not divide by cp ${cp}`
+              : `its ${layer.heads / run.tp} heads and ${(layer.kvHeads || layer.heads) / run.tp} KV heads per tp rank must divide by cp ${cp} for Ulysses (or use "cpComm": "p2p", ring attention)`;
           throw new UniapError('DEGREE_MISMATCH', `${file}: stage ${s.index} layer ${u} (${layer.name}): "cp": ${cp}, but ${why}; use a cp that divides them, or leave out cp for that layer`);
         }
       }

@@ -18,6 +18,8 @@ export interface RunSketch {
   sp?: boolean;
   /** Context-parallel degree (Ulysses; encoder and decoder blocks only); dp * cp * tp = devices. */
   cp?: number;
+  /** Ring attention ('p2p') instead of Ulysses ('a2a', the default) under cp. */
+  cpComm?: 'a2a' | 'p2p';
 }
 
 export interface StageSketch {
@@ -44,7 +46,7 @@ export function handPlan(
       layers: r.layers,
       dp: r.dp,
       tp: r.tp,
-      ...((r.cp ?? 1) > 1 ? { cp: r.cp } : {}),
+      ...((r.cp ?? 1) > 1 ? { cp: r.cp, ...(r.cpComm === 'p2p' ? { cpComm: 'p2p' as const } : {}) } : {}),
       ...(r.sp ? { sp: true } : {}),
       fsdp: r.fsdp ?? false,
       ...(r.zero ? { zero: r.zero } : {}),

@@ -38,6 +38,17 @@ export interface Strategy {
    * (configs/model-tp.ts contextParallelAllowed), and not together with sp.
    */
   cp?: number;
+  /**
+   * How attention under cp sees the whole sequence (Megatron-LM's --cp-comm-type): absent or 'a2a',
+   * Ulysses' all-to-alls over heads; 'p2p', ring attention (Liu et al. 2023): K and V blocks passed
+   * around the cp group, no heads constraint. Only with cp > 1.
+   */
+  cpComm?: 'a2a' | 'p2p';
+}
+
+/** The cp communication of a strategy ('a2a' when absent). */
+export function cpCommOf(s: Strategy): 'a2a' | 'p2p' {
+  return s.cpComm ?? 'a2a';
 }
 
 /** Context-parallel degree of a strategy (1 when absent). */
@@ -61,7 +72,7 @@ export function zeroStage(s: Strategy): 0 | 1 | 2 | 3 {
 }
 
 export function strategyKey(s: Strategy): string {
-  return `dp${s.dp}.tp${s.tp}${cpDegree(s) > 1 ? `.cp${s.cp}` : ''}${s.sp ? '.sp' : ''}${s.fsdp ? '.fsdp' : ''}${s.zero ? `.z${s.zero}` : ''}${s.recompute ? '.rc' : ''}${s.selectiveRecompute ? '.src' : ''}`;
+  return `dp${s.dp}.tp${s.tp}${cpDegree(s) > 1 ? `.cp${s.cp}${s.cpComm === 'p2p' ? 'r' : ''}` : ''}${s.sp ? '.sp' : ''}${s.fsdp ? '.fsdp' : ''}${s.zero ? `.z${s.zero}` : ''}${s.recompute ? '.rc' : ''}${s.selectiveRecompute ? '.src' : ''}`;
 }
 
 export function sameStrategy(a: Strategy, b: Strategy): boolean {
@@ -73,7 +84,8 @@ export function sameStrategy(a: Strategy, b: Strategy): boolean {
     a.recompute === b.recompute &&
     !!a.selectiveRecompute === !!b.selectiveRecompute &&
     !!a.sp === !!b.sp &&
-    cpDegree(a) === cpDegree(b)
+    cpDegree(a) === cpDegree(b) &&
+    (cpDegree(a) === 1 || cpCommOf(a) === cpCommOf(b))
   );
 }
 
@@ -96,7 +108,7 @@ export function layoutKey(s: Strategy): string {
 /** "tp4 x dp2 +fsdp +recompute" for summaries. */
 export function describeStrategy(s: Strategy): string {
   const parts = [`dp${s.dp}`, `tp${s.tp}`];
-  if (cpDegree(s) > 1) parts.push(`cp${s.cp}`);
+  if (cpDegree(s) > 1) parts.push(`cp${s.cp}${s.cpComm === 'p2p' ? ' ring' : ''}`);
   if (s.sp) parts.push('sp');
   if (s.fsdp) parts.push('fsdp');
   if (s.zero) parts.push(`zero${s.zero}`);

@@ -239,6 +239,10 @@ describe('uniap CLI', () => {
       expectOneLineError(run((p) => (p.stages[0].strategies = [{ layers: [0, 2], dp: 1, tp: 1, cp: 2 }])), /layer 0 \(embedding\): "cp": 2, but an embedding layer has no context-parallel form .*leave out cp for that layer/);
       expectOneLineError(run((p) => (p.stages[0].strategies[1] = { layers: [1, 2], dp: 1, tp: 1, cp: 2, sp: true })), /"cp": 2 together with "sp": true; choose one way to split the sequence/);
       expectOneLineError(run((p) => (p.stages[0].strategies[1] = { layers: [1, 2], dp: 1, tp: 1, cp: 4 })), /dp 1 x cp 4 x tp 1 = 4 but the stage has 2 devices; choose dp, cp and tp with dp \* cp \* tp = 2/);
+      expectOneLineError(run((p) => (p.stages[0].strategies[1] = { layers: [1, 2], dp: 1, tp: 2, cpComm: 'p2p' })), /"cpComm": "p2p" without context parallelism; set "cp" > 1 or leave out cpComm/);
+      expectOneLineError(run((p) => (p.stages[0].strategies[1] = { layers: [1, 2], dp: 1, tp: 1, cp: 2, cpComm: 'p2p', selectiveRecompute: true })), /"selectiveRecompute" with ring attention \("cpComm": "p2p"\); use "cpComm": "a2a"/);
+      const ring = run((p) => (p.stages[0].strategies[1] = { layers: [1, 2], dp: 1, tp: 1, cp: 2, cpComm: 'p2p', recompute: true }));
+      expect(ring.code, ring.err).toBe(0);
       const ok = run((p) => (p.stages[0].strategies[1] = { layers: [1, 2], dp: 1, tp: 1, cp: 2, selectiveRecompute: true }));
       expect(ok.code, ok.err).toBe(0);
     });

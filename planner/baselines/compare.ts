@@ -56,5 +56,5 @@ function stages(d: number): string {
 }
 
 function uniformText(c: MegatronResult['fastest'] & object): string {
-  return `pp ${c.stages}, dp ${c.dp}, tp ${c.tp}, ${c.microBatches} micro-batches${c.cp > 1 ? `, cp ${c.cp}` : ''}${c.sp ? ', sequence parallel' : ''}${c.recompute ? ', recompute' : ''}${c.selectiveRecompute ? ', selective recompute' : ''}${c.distributedOptimizer ? ', distributed optimizer' : ''}`;
+  return `pp ${c.stages}, dp ${c.dp}, tp ${c.tp}, ${c.microBatches} micro-batches${c.cp > 1 ? `, cp ${c.cp}${c.cpComm === 'p2p' ? ' (ring)' : ''}` : ''}${c.sp ? ', sequence parallel' : ''}${c.recompute ? ', recompute' : ''}${c.selectiveRecompute ? ', selective recompute' : ''}${c.distributedOptimizer ? ', distributed optimizer' : ''}`;
 }

@@ -1,8 +1,8 @@
 // Baseline (a): every Megatron-LM-style uniform configuration (Narayanan et al. 2021): pipeline
 // degree pp = d, the same (dp, tp) on every layer with dp * tp = n / d, recomputation none,
 // selective (`--recompute-granularity selective`) or full for the whole model, sequence parallelism
-// (`--sequence-parallel`, tp > 1) on or off, context parallelism (`--context-parallel-size` with
-// `--cp-comm-type a2a`, Ulysses-style) of any degree the planner searches, the distributed optimizer (`--use-distributed-optimizer`,
+// (`--sequence-parallel`, tp > 1) on or off, context parallelism (`--context-parallel-size`, with
+// `--cp-comm-type p2p`, ring attention, or `a2a`, Ulysses) of any degree the planner searches, the distributed optimizer (`--use-distributed-optimizer`,
 // ZeRO-1) on or off, no ZeRO-2 and no FSDP (Megatron-LM's own trainer has neither), an even stage
 // split (even-split.ts), 1F1B, and every micro-batch count. Like Megatron's flags, sp and selective
 // recomputation apply to the layers that have them (transformer blocks; selective only where there
@@ -15,7 +15,7 @@ import { buildCostTables } from '../cost-model/build.ts';
 import { evaluatePlacement } from '../cost-model/evaluate.ts';
 import { configurations } from '../search/configurations.ts';
 import { evenSplit } from './even-split.ts';
-import { cpDegree, gradDp, type Strategy } from '../strategy.ts';
+import { cpCommOf, cpDegree, gradDp, type Strategy } from '../strategy.ts';
 
 export interface UniformCandidate {
   stages: number;
@@ -27,6 +27,8 @@ export interface UniformCandidate {
   sp: boolean;
   /** Context-parallel degree of the transformer blocks (1: none). */
   cp: number;
+  /** How cp attention communicates (Megatron-LM's --cp-comm-type). */
+  cpComm: 'a2a' | 'p2p';
   /** ZeRO-1: Megatron's distributed optimizer. */
   distributedOptimizer: boolean;
   feasible: boolean;
@@ -42,8 +44,8 @@ export interface UniformCandidate {
 function uniformStrategy(t: CostTables, k: number): number[] | undefined {
   const s = t.strategies[k]!;
   const same = (x: Strategy, y: Strategy) =>
-    x.dp === y.dp && x.tp === y.tp && cpDegree(x) === cpDegree(y) && !!x.sp === !!y.sp && x.fsdp === y.fsdp && (x.zero ?? 0) === (y.zero ?? 0) && x.recompute === y.recompute && !!x.selectiveRecompute === !!y.selectiveRecompute;
-  const plain = { ...s, sp: false, selectiveRecompute: false, cp: 1, dp: gradDp(s) };
+    x.dp === y.dp && x.tp === y.tp && cpDegree(x) === cpDegree(y) && (cpDegree(x) === 1 || cpCommOf(x) === cpCommOf(y)) && !!x.sp === !!y.sp && x.fsdp === y.fsdp && (x.zero ?? 0) === (y.zero ?? 0) && x.recompute === y.recompute && !!x.selectiveRecompute === !!y.selectiveRecompute;
+  const plain = { ...s, sp: false, selectiveRecompute: false, cp: 1, cpComm: undefined, dp: gradDp(s) };
   // Where the micro-batch has too few rows for dp x cp, the cp ranks split the vocabulary instead (tp x cp).
   const wide = { ...plain, dp: s.dp, tp: s.tp * cpDegree(s) };
   const variants = [s, { ...s, sp: false }, { ...s, sp: false, selectiveRecompute: false }, plain, wide].map((v) => t.strategies.findIndex((x) => same(x, v)));
@@ -86,7 +88,7 @@ export function megatronBaseline(input: CostModelInput): MegatronResult {
     const t = buildCostTables(input, config);
     for (const c of uniformCandidates(t, evenSplit(input.model, config.stages), { fsdp: false, maxZero: 1 })) {
       const s = t.strategies[c.k]!;
-      candidates.push({ stages: config.stages, microBatches: config.microBatches, dp: s.dp, tp: s.tp, recompute: s.recompute, selectiveRecompute: !!s.selectiveRecompute, sp: !!s.sp, cp: cpDegree(s), distributedOptimizer: s.zero === 1, ...c });
+      candidates.push({ stages: config.stages, microBatches: config.microBatches, dp: s.dp, tp: s.tp, recompute: s.recompute, selectiveRecompute: !!s.selectiveRecompute, sp: !!s.sp, cp: cpDegree(s), cpComm: cpCommOf(s), distributedOptimizer: s.zero === 1, ...c });
     }
   }
   const ok = candidates.filter((c) => c.feasible).sort((a, b) => a.timePerIterationMs - b.timePerIterationMs);

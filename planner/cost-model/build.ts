@@ -10,7 +10,7 @@ import { ProfileLookup } from '../../profiler/profile-lookup.ts';
 import { usableMemoryBytes } from '../../profiler/profile.ts';
 import { boundaryActivationBytes, layerOutputBytes, layerShapeKey } from '../../configs/model-derive.ts';
 import { contextParallelAllowed, sequenceParallelAllowed, tpDivides } from '../../configs/model-tp.ts';
-import { cpDegree, gradDp, layoutKey, sequenceShardedBetween, sequenceSplit } from '../strategy.ts';
+import { cpCommOf, cpDegree, gradDp, layoutKey, sequenceShardedBetween, sequenceSplit } from '../strategy.ts';
 import { layerCost, type DetailedLayerCost, type GroupPlacement, type LayerCostEnv } from './layer-cost.ts';
 import { tpGroupNodes, dpGroupNodes, boundaryCrossesNodes, maxNodesOfGroups, nodesSpanned } from './groups.ts';
 import { gcd } from '../rank-layout.ts';
@@ -61,7 +61,14 @@ export function strategiesForStage(input: CostModelInput, g: number, microBatchS
       if (dp * cp > 1 && o.allowFsdp) shardings.push({ fsdp: true });
       for (const sp of tp > 1 && o.allowSp && cp === 1 ? [false, true] : [false]) {
         for (const sh of shardings) {
-          for (const rc of recomputes) out.push({ dp, tp, ...(cp > 1 ? { cp } : {}), ...(sp ? { sp } : {}), ...sh, ...rc });
+          for (const rc of recomputes) {
+            if (cp === 1) out.push({ dp, tp, ...(sp ? { sp } : {}), ...sh, ...rc });
+            else {
+              out.push({ dp, tp, cp, ...sh, ...rc });
+              // ring attention: not with selective recomputation (the executor checkpoints the Ulysses/plain core only)
+              if (!rc.selectiveRecompute) out.push({ dp, tp, cp, cpComm: 'p2p', ...sh, ...rc });
+            }
+          }
         }
       }
     }
@@ -139,7 +146,7 @@ export function buildCostTables(input: CostModelInput, config: TableConfig): Cos
       const checkCoverage = lookup.hasShape(key);
       const uncovered = new Set<number>();
       for (const s of strategies) {
-        let ok = tpDivides(layer, s.tp) && b % s.dp === 0 && (!s.sp || sequenceParallelAllowed(layer, s.tp)) && contextParallelAllowed(layer, s.tp, cpDegree(s));
+        let ok = tpDivides(layer, s.tp) && b % s.dp === 0 && (!s.sp || sequenceParallelAllowed(layer, s.tp)) && contextParallelAllowed(layer, s.tp, cpDegree(s), cpCommOf(s));
         if (ok && checkCoverage && !lookup.coversTp(key, s.tp)) {
           uncovered.add(s.tp);
           ok = false;

@@ -10,7 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../configs/model-presets.ts';
 import { localCpuCluster } from '../../configs/cluster-presets.ts';
-import { layerOutputBytes } from '../../configs/model-derive.ts';
+import { layerAttentionCoreFlopsPerSample, layerForwardFlopsPerSample, layerOutputBytes } from '../../configs/model-derive.ts';
 import { busFactor } from '../../profiler/profile.ts';
 import { modelStateBytes } from './memory.ts';
 import { prepareCostModel, type CostModelInput } from './input.ts';
@@ -84,6 +84,24 @@ describe('context parallelism (Ulysses) in the cost model', () => {
     expect(native.cost[1]![k(native, CP2)]!.breakdown.tpCommMs).toBeCloseTo(2 * pass(1), 12);
     expect(gloo.cost[1]![k(gloo, CP2)]!.breakdown.tpCommMs).toBeCloseTo(2 * pass(2), 12);
     expect(native.cost[1]![k(native, { ...CP2, recompute: true })]!.breakdown.tpCommMs).toBeCloseTo(3 * pass(1), 12);
+  });
+
+  it('ring attention: cp - 1 exchanges of the K and V block per pass, the forward ones hidden behind a block of the attention core', () => {
+    const input = inputOf(2, 2, 'native');
+    const t = buildCostTables(input, { stages: 1, microBatches: 2, schedule: '1f1b' });
+    const RING: Strategy = { ...CP2, cpComm: 'p2p' };
+    const c = t.cost[1]![k(t, RING)]!;
+    const step = LAT + (2 * kv) / (BW * 1e6); // p2p of this rank's K and V (bus factor 1)
+    const fwd = lookupFor(input).layer(layerShapeKey(block), 0.5, 1).forwardMs;
+    const core = (layerAttentionCoreFlopsPerSample(block) / layerForwardFlopsPerSample(block)) * fwd;
+    const hiddenFwd = Math.max(0, step - core / 2);
+    expect(c.breakdown.tpCommMs).toBeCloseTo(hiddenFwd + step, 12); // cp - 1 = 1 step each way
+    expect(t.cost[1]![k(t, { ...RING, recompute: true })]!.breakdown.tpCommMs).toBeCloseTo(2 * hiddenFwd + step, 12);
+    // the same compute and memory as Ulysses: the same work split the same way
+    expect(c.breakdown.computeMs).toBeCloseTo(t.cost[1]![k(t, CP2)]!.breakdown.computeMs, 9);
+    expect(c.activationBytes).toBe(t.cost[1]![k(t, CP2)]!.activationBytes);
+    // selective recomputation is not offered with ring attention
+    expect(t.strategies.some((s) => s.cpComm === 'p2p' && s.selectiveRecompute)).toBe(false);
   });
 
   it('holds parameters like dp x cp replicas: ZeRO shards and the gradient sync span dp x cp', () => {

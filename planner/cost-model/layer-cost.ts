@@ -49,7 +49,7 @@ import {
 import { layerTpCollectives } from '../../configs/model-tp.ts';
 import { modelStateBytes, type ModelStateBytes } from './memory.ts';
 import { stateBytesPerParameter } from '../../configs/model-state.ts';
-import { cpDegree, gradDp, zeroStage } from '../strategy.ts';
+import { cpCommOf, cpDegree, gradDp, zeroStage } from '../strategy.ts';
 
 /**
  * Bytes AdamW moves per parameter and step: reads and writes the fp32 master weight, m and v (24),
@@ -123,6 +123,7 @@ export function layerCost(
   // Tensor-parallel all-reduces of the layer's output activations (Megatron-LM sec. 3); with sequence
   // parallelism a reduce-scatter and an all-gather each.
   let tpCommMs = 0;
+  let overlapRing = 0; // ring attention's forward exchanges hidden behind its blocks
   if (s.tp > 1 && e.tpCommunication === 'excluded') {
     const coll = layerTpCollectives(layer);
     const bytes = (coll.bytesPerSample * m) / cp;
@@ -132,11 +133,23 @@ export function layerCost(
     const forwards = s.recompute ? 2 : 1;
     tpCommMs = (coll.forwardAllReduces * forwards + coll.backwardAllReduces) * arMs;
   }
-  // Ulysses: q, k, v to head-split and the attention output back, every forward and backward.
-  if (cp > 1) {
+  const passes = s.recompute ? 3 : 2; // forward, backward, and a recomputed forward
+  if (cp > 1 && cpCommOf(s) === 'a2a') {
+    // Ulysses: q, k, v to head-split and the attention output back, every forward and backward.
     const a2a = (bytes: number) => lookup.collectiveMs('all-gather', env.allToAll === 'all-gather' ? cp * bytes : bytes, cp, groups.cpNodes);
     const x = ulyssesBytes(layer, m, s.tp, cp);
-    tpCommMs += (s.recompute ? 3 : 2) * (2 * a2a(x.q) + 2 * a2a(x.kv));
+    tpCommMs += passes * (2 * a2a(x.q) + 2 * a2a(x.kv));
+  } else if (cp > 1) {
+    // Ring attention: cp - 1 steps pass this rank's K and V block to the next rank. In a forward each
+    // step is in flight while a block is computed (1/cp of the attention core), so only the excess is
+    // exposed; the backward passes the blocks' gradients back one blocking step at a time
+    // (python/uniap_torch/layers.py _ring_attention, _RingLink).
+    const x = ulyssesBytes(layer, m, s.tp, cp);
+    const step = lookup.collectiveMs('p2p', 2 * x.kv, 2, groups.cpNodes);
+    const core = layerForwardFlopsPerSample(layer) > 0 ? (layerAttentionCoreFlopsPerSample(layer) / layerForwardFlopsPerSample(layer)) * fwd : 0;
+    const forwardExposed = (cp - 1) * Math.max(0, step - core / cp);
+    tpCommMs += (passes - 1) * forwardExposed + (cp - 1) * step;
+    overlapRing = (passes - 1) * (cp - 1) * step - (passes - 1) * forwardExposed;
   }
 
   // Parameters on this device after the TP split, and their bytes in the training dtype.
@@ -175,6 +188,7 @@ export function layerCost(
       overlappedCommMs = (ar - exposed) / microBatches;
     }
   }
+  overlappedCommMs += overlapRing;
   computeMs += env.overlapSlowdown * overlappedCommMs;
   const optimizerParams = zero >= 1 && D > 1 ? params / D : params;
   const optimizerMs =

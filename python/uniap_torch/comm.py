@@ -142,6 +142,35 @@ def all_to_all(t: torch.Tensor, group, rank: int, size: int) -> torch.Tensor:
     return torch.cat([gathered[j * t.shape[0] + rank * n: j * t.shape[0] + (rank + 1) * n] for j in range(size)], dim=0)
 
 
+def ring_start(t: torch.Tensor, ranks, index: int):
+    """Send `t` to the next rank of the ring `ranks` and receive the previous rank's into a new
+    buffer, asynchronously; `ring_finish` waits and returns the buffer."""
+    n = len(ranks)
+    buf = torch.empty_like(t)
+    ops = [dist.P2POp(dist.isend, t, ranks[(index + 1) % n]), dist.P2POp(dist.irecv, buf, ranks[(index - 1) % n])]
+    return buf, dist.batch_isend_irecv(ops)
+
+
+def ring_finish(pending) -> torch.Tensor:
+    buf, works = pending
+    with blocking():
+        for w in works:
+            w.wait()
+    return buf
+
+
+def ring_shift(t: torch.Tensor, ranks, index: int, backward: bool = False) -> torch.Tensor:
+    """One blocking ring step: to the next rank and from the previous (backward: the other way)."""
+    n = len(ranks)
+    buf = torch.empty_like(t)
+    to, frm = ((index - 1) % n, (index + 1) % n) if backward else ((index + 1) % n, (index - 1) % n)
+    works = dist.batch_isend_irecv([dist.P2POp(dist.isend, t, ranks[to]), dist.P2POp(dist.irecv, buf, ranks[frm])])
+    with blocking():
+        for w in works:
+            w.wait()
+    return buf
+
+
 def finish_gather(out, work) -> torch.Tensor:
     """Wait for an async `all_gather_flat` (timed) and return the concatenated tensor."""
     if work is not None:

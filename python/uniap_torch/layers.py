@@ -56,7 +56,7 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -82,8 +82,11 @@ class TPGroup:
     # Ulysses context parallelism (Jacobs et al. 2023, arXiv 2309.14509): the ranks that hold the other
     # sequence slices of the same rows and tp rank. A block built with it takes and returns this rank's
     # 1/size slice of the sequence; attention all-to-alls q, k, v from sequence-split to head-split and
-    # its output back (`Attention`). None: no context parallelism.
+    # its output back (`Attention`); with ring=True instead K and V blocks go around the group (ring
+    # attention). None: no context parallelism.
     context: Optional["TPGroup"] = None
+    ring: bool = False  # on a context group: ring attention (p2p) instead of Ulysses (a2a)
+    ranks: Optional[Tuple[int, ...]] = None  # global ranks of the group, in group order (ring P2P)
 
     @staticmethod
     def single() -> "TPGroup":
@@ -213,6 +216,68 @@ def _sequence_to_heads(x: torch.Tensor, cp: TPGroup) -> torch.Tensor:
     return out.view(cp.size, b, nl, sl, d).permute(1, 0, 2, 3, 4).reshape(b, cp.size * nl, sl, d)
 
 
+class _RingLink(torch.autograd.Function):
+    """The KV block a ring step received (forward: from the previous cp rank); backward sends its
+    gradient back there and receives, from the next rank, the gradient of the block this rank sent."""
+
+    @staticmethod
+    def forward(ctx, sent, received, cp):  # type: ignore[override]
+        ctx.cp = cp
+        return received.clone()
+
+    @staticmethod
+    def backward(ctx, g):  # type: ignore[override]
+        return comm.ring_shift(g.contiguous(), ctx.cp.ranks, ctx.cp.rank, backward=True), None, None
+
+
+def _ring_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cp: "TPGroup", causal: bool,
+                    bias_of=None) -> torch.Tensor:
+    """Ring attention (Liu et al. 2023, arXiv 2310.01889; Megatron-LM's cp_comm_type p2p): this rank's
+    queries [b, H, sl, d] against every rank's K and V blocks [b, KV, sl, d], passed around the cp
+    group one step at a time (each exchange in flight while the current block is computed), merged by
+    their log-sum-exp (Milakov and Gimelshein 2018's online softmax). Causal: blocks of later ranks are
+    skipped, the diagonal one masked. bias_of(q_offset, k_offset) gives a block's additive bias."""
+    n, r = cp.size, cp.rank
+    b, H, sl, d = q.shape
+    kvh = k.shape[1]
+    groups = H // kvh
+    scale = 1.0 / math.sqrt(d)
+    kv = torch.cat([k, v], dim=1)
+    out: Optional[torch.Tensor] = None
+    lse: Optional[torch.Tensor] = None
+    for j in range(n):
+        src = (r - j) % n
+        pending = comm.ring_start(kv.detach(), cp.ranks, r) if j < n - 1 else None
+        if causal and src > r:
+            # A later rank's block is masked out. It still joins the graph (times zero) so that every
+            # rank runs every ring step's backward exchange, in the same order. (j > 0 here: out is set.)
+            assert out is not None
+            out = out + kv.sum() * 0.0
+        else:
+            kj, vj = kv[:, :kvh], kv[:, kvh:]
+            if groups > 1:
+                kj, vj = kj.repeat_interleave(groups, dim=1), vj.repeat_interleave(groups, dim=1)
+            scores = torch.matmul(q, kj.transpose(-1, -2)) * scale
+            if bias_of is not None:
+                scores = scores + bias_of(r * sl, src * sl)
+            if causal and src == r:
+                mask = torch.ones(sl, sl, dtype=torch.bool, device=q.device).triu(1)
+                scores = scores.masked_fill(mask, float("-inf"))
+            scores = scores.float()
+            blse = torch.logsumexp(scores, dim=-1, keepdim=True)
+            bout = torch.matmul(torch.exp(scores - blse).to(q.dtype), vj).float()
+            if out is None or lse is None:
+                out, lse = bout, blse
+            else:
+                new = torch.logaddexp(lse, blse)
+                out = out * torch.exp(lse - new) + bout * torch.exp(blse - new)
+                lse = new
+        if pending is not None:
+            kv = _RingLink.apply(kv, comm.ring_finish(pending), cp)
+    assert out is not None
+    return out.to(q.dtype)
+
+
 class _UlyssesScatterHeads(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, cp):  # type: ignore[override]
@@ -338,12 +403,13 @@ class Norm(nn.Module):
 # ---- attention ----------------------------------------------------------------------------------
 
 
-def _rope(x: torch.Tensor) -> torch.Tensor:
-    """Rotary position embedding (Su et al. 2021), GPT-NeoX half-rotation; x [b, heads, s, d]."""
+def _rope(x: torch.Tensor, offset: int = 0) -> torch.Tensor:
+    """Rotary position embedding (Su et al. 2021), GPT-NeoX half-rotation; x [b, heads, s, d] holding
+    positions offset .. offset + s - 1 (a ring-attention rank's slice)."""
     s, d = x.shape[-2], x.shape[-1]
     half = d // 2
     inv = 1.0 / (10000 ** (torch.arange(0, half, dtype=torch.float32, device=x.device) / half))
-    ang = torch.arange(s, dtype=torch.float32, device=x.device)[:, None] * inv[None, :]
+    ang = torch.arange(offset, offset + s, dtype=torch.float32, device=x.device)[:, None] * inv[None, :]
     cos, sin = ang.cos().to(x.dtype), ang.sin().to(x.dtype)
     x1, x2 = x[..., :half], x[..., half:2 * half]
     rot = torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
@@ -351,10 +417,11 @@ def _rope(x: torch.Tensor) -> torch.Tensor:
 
 
 def _t5_buckets(q_len: int, k_len: int, bidirectional: bool, num_buckets: int = 32, max_distance: int = 128,
-                device=None) -> torch.Tensor:
-    """T5's relative position buckets (Raffel et al. 2020, transformers' T5Attention)."""
-    ctx = torch.arange(q_len, device=device)[:, None]
-    mem = torch.arange(k_len, device=device)[None, :]
+                device=None, q_offset: int = 0, k_offset: int = 0) -> torch.Tensor:
+    """T5's relative position buckets (Raffel et al. 2020, transformers' T5Attention), for queries at
+    positions q_offset.. and keys at k_offset.. (a ring-attention block)."""
+    ctx = torch.arange(q_offset, q_offset + q_len, device=device)[:, None]
+    mem = torch.arange(k_offset, k_offset + k_len, device=device)[None, :]
     rel = mem - ctx
     buckets = torch.zeros_like(rel)
     if bidirectional:
@@ -414,7 +481,7 @@ class Attention(nn.Module):
             if cross or window:
                 raise ValueError(f"layer {spec.get('name')}: context parallelism needs self-attention over the whole sequence; "
                                  "leave out cp for cross-attention and windowed blocks")
-            if self.h_local % self.cp.size or self.kv_local % self.cp.size:
+            if not self.cp.ring and (self.h_local % self.cp.size or self.kv_local % self.cp.size):
                 raise ValueError(f"layer {spec.get('name')}: {self.h_local} heads and {self.kv_local} KV heads per tp rank "
                                  f"do not divide by context-parallel degree {self.cp.size}; use a cp that divides both")
         position = spec["positionEmbedding"]  # the chain's scheme, resolved onto every block
@@ -456,6 +523,8 @@ class Attention(nn.Module):
         k = self._heads(F.linear(src, self.wk, self.bk), self.kv_local)
         v = self._heads(F.linear(src, self.wv, self.bv), self.kv_local)
         cp = self.cp
+        if cp is not None and cp.ring:
+            return self._ring_forward(q, k, v, x)
         if cp is not None:  # Ulysses: this rank's heads over the whole sequence (positions after the exchange)
             q, k, v = (_UlyssesScatterHeads.apply(t, cp) for t in (q, k, v))
         if self.rope:
@@ -489,6 +558,24 @@ class Attention(nn.Module):
         out = F.linear(out.transpose(1, 2).reshape(b, s, self.h_local * self.d), self.wo)
         out = _tp_output(out, tp)
         return out if self.bo is None else out + _sp_param(self.bo, tp)
+
+
+    def _ring_forward(self, q, k, v, x):
+        """Ring attention over the cp group: this rank holds positions cp.rank * sl .. of the sequence."""
+        cp = self.cp
+        sl = q.shape[2]
+        if self.rope:
+            q, k = _rope(q, cp.rank * sl), _rope(k, cp.rank * sl)
+        bias_of = None
+        if self.relative:
+            def bias_of(qo: int, ko: int) -> torch.Tensor:
+                buckets = _t5_buckets(sl, sl, bidirectional=not self.causal, device=x.device, q_offset=qo, k_offset=ko)
+                return self.rel_bias[buckets].permute(2, 0, 1).unsqueeze(0).to(q.dtype)
+        out = _ring_attention(q, k, v, cp, self.causal, bias_of)
+        b = out.shape[0]
+        out = F.linear(out.transpose(1, 2).reshape(b, sl, self.h_local * self.d), self.wo)
+        out = _tp_output(out, self.tp)
+        return out if self.bo is None else out + _sp_param(self.bo, self.tp)
 
 
 class MLP(nn.Module):

@@ -200,6 +200,25 @@ describe('executor parity on tiny-gpt (Gloo, CPU)', () => {
     expectClose(lossesOf(results), reference, 'cp across a stage boundary');
   }, TIMEOUT);
 
+  it('ring attention (cpComm p2p): cp2 with recomputation and FSDP, next to Ulysses; cp4 and tp2 x cp2 on 4 ranks', async () => {
+    const two = handPlan(model, [{ layers: [0, 5], devices: 2, runs: [
+      { layers: [0, 0], dp: 2, tp: 1 },
+      { layers: [1, 1], dp: 1, tp: 1, cp: 2, cpComm: 'p2p' },
+      { layers: [2, 2], dp: 1, tp: 1, cp: 2, cpComm: 'p2p', recompute: true },
+      { layers: [3, 3], dp: 1, tp: 1, cp: 2 }, // Ulysses: the same sequence slices, passed on
+      { layers: [4, 4], dp: 1, tp: 1, cp: 2, cpComm: 'p2p', fsdp: true },
+      { layers: [5, 5], dp: 2, tp: 1 },
+    ] }], batch);
+    const results = await train(model, two, 'ring2');
+    checkReports(two, results);
+    expectClose(lossesOf(results), reference, 'ring cp2');
+    const four = handPlan(model, [{ layers: [0, 5], devices: 4, runs: [
+      { layers: [0, 0], dp: 4, tp: 1 }, { layers: [1, 2], dp: 1, tp: 1, cp: 4, cpComm: 'p2p', zero: 2 },
+      { layers: [3, 4], dp: 1, tp: 2, cp: 2, cpComm: 'p2p' }, { layers: [5, 5], dp: 2, tp: 2 },
+    ] }], batch);
+    expectClose(lossesOf(await train(model, four, 'ring-four')), reference, 'ring cp4 and tp2 x cp2 on 4 ranks');
+  }, TIMEOUT);
+
   it('one stage of 4 ranks whose layers go dp4 -> dp2 tp2 -> tp4 -> dp4 fsdp -> dp2 tp2 -> dp4: resharding over subgroups', async () => {
     const plan = handPlan(model, [
       {
@@ -330,6 +349,15 @@ describe('executor parity on other model families', () => {
       ],
     }], batch);
     expectClose(lossesOf(await train(model, cp, 't5-cp')), reference, 'tiny-t5 cp');
+    // Ring attention on the (bidirectional) encoder: every block computed, the relative bias per block pair.
+    const ring = handPlan(model, [{
+      layers: [0, 6], devices: 2, runs: [
+        { layers: [0, 0], dp: 2, tp: 1 },
+        { layers: [1, 2], dp: 1, tp: 1, cp: 2, cpComm: 'p2p' },
+        { layers: [3, 6], dp: 2, tp: 1 },
+      ],
+    }], batch);
+    expectClose(lossesOf(await train(model, ring, 't5-ring')), reference, 'tiny-t5 ring');
   }, TIMEOUT);
 
   it('a tiny Swin (windowed attention, patch merging, classifier) under tp and fsdp', async () => {

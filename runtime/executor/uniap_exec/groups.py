@@ -105,7 +105,7 @@ class Groups:
                 for ranks in cp_groups(st.first_rank, st.size, cp, tp):
                     grp = comm.new_group(ranks)
                     if rank in ranks and mine:
-                        self._cp[(dp, cp, tp)] = TPGroup(cp, ranks.index(rank), grp)
+                        self._cp[(dp, cp, tp)] = TPGroup(cp, ranks.index(rank), grp, ranks=tuple(ranks))
             dps = sorted({s.dp for s in st.strategies.values()})
             for a in range(len(dps)):
                 for b in range(a + 1, len(dps)):

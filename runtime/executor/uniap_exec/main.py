@@ -9,6 +9,7 @@ The contract (events, exit codes, environment) is documented in docs/runtime-exe
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import os
 import resource
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace, rank: int) -> None:
         tp = place.tp_handle()
         tp.sequence_parallel = st.sp and tp.size > 1
         if st.cp > 1:
-            tp.context = groups.sequence_handle(st)
+            tp.context = dataclasses.replace(groups.sequence_handle(st), ring=st.cp_comm == "p2p")
         module = build_layer(spec.layers[u], spec.layer_facts[u], tp, torch.float32, args.seed)
         runners[u] = LayerRunner(u, module, st, place, compute_dtype, device, sync, spec.micro_batches, overlap)
     fsdp_chain = [runners[u] for u in stage.layer_ids if runners[u].fsdp]

@@ -30,7 +30,8 @@ class LayerStrategy:
     zero: int = 0  # ZeRO stage of a layer that is not fully sharded: 0, 1 or 2 (planner/strategy.ts)
     sp: bool = False  # Megatron sequence parallelism over the tp group
     selective: bool = False  # selective recomputation: the attention core only
-    cp: int = 1  # Ulysses context parallelism: the ranks of one row shard also split the sequence cp ways
+    cp: int = 1  # context parallelism: the ranks of one row shard also split the sequence cp ways
+    cp_comm: str = "a2a"  # how attention sees the whole sequence: Ulysses all-to-all (a2a) or ring attention (p2p)
 
     @property
     def grad_dp(self) -> int:
@@ -114,7 +115,8 @@ class RunSpec:
             for run in s["strategies"]:
                 st = LayerStrategy(int(run["dp"]), int(run["tp"]), bool(run["fsdp"]), bool(run["recompute"]),
                                    int(run.get("zero", 0)), bool(run.get("sp", False)),
-                                   bool(run.get("selectiveRecompute", False)), int(run.get("cp", 1)))
+                                   bool(run.get("selectiveRecompute", False)), int(run.get("cp", 1)),
+                                   str(run.get("cpComm", "a2a")))
                 for u in range(int(run["layers"][0]), int(run["layers"][1]) + 1):
                     strategies[u] = st
             stages.append(Stage(i, lo, hi, r0, rn, strategies))
