@@ -9,7 +9,7 @@
 //   all-gathers its rows' hidden states over cp (R within a stage, added to R' across stages).
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../configs/model-presets.ts';
-import { localCpuCluster } from '../../configs/cluster-presets.ts';
+import { loadCluster, localCpuCluster } from '../../configs/cluster-presets.ts';
 import { layerAttentionCoreFlopsPerSample, layerForwardFlopsPerSample, layerOutputBytes } from '../../configs/model-derive.ts';
 import { busFactor } from '../../profiler/profile.ts';
 import { modelStateBytes } from './memory.ts';
@@ -102,6 +102,17 @@ describe('context parallelism (Ulysses) in the cost model', () => {
     expect(c.activationBytes).toBe(t.cost[1]![k(t, CP2)]!.activationBytes);
     // selective recomputation is not offered with ring attention
     expect(t.strategies.some((s) => s.cpComm === 'p2p' && s.selectiveRecompute)).toBe(false);
+  });
+
+  it('prices a ring whose cp group spans four nodes with the P2P of two ranks on two nodes (datasheet profile, 4 x 8 H100)', () => {
+    const input = prepareCostModel(loadModel('tiny-gpt', 512), loadCluster('h100-4x8'), { globalBatch: 1, options: { maxCp: 8 } });
+    const t = buildCostTables(input, { stages: 1, microBatches: 1, schedule: '1f1b' });
+    // tp 4 x cp 8: the cp group (stride 4) spans all four nodes
+    const ring8 = t.strategies.findIndex((s) => s.tp === 4 && s.cp === 8 && s.cpComm === 'p2p' && !s.recompute && !s.fsdp && !s.zero);
+    expect(ring8).toBeGreaterThanOrEqual(0);
+    expect(t.allowed[1]![ring8]).toBe(true); // 1 head per tp rank: Ulysses cannot split it 8 ways, the ring can
+    expect(t.strategies.some((s, i) => s.tp === 4 && s.cp === 8 && s.cpComm !== 'p2p' && t.allowed[1]![i])).toBe(false);
+    expect(Number.isFinite(t.cost[1]![ring8]!.timeMs)).toBe(true);
   });
 
   it('holds parameters like dp x cp replicas: ZeRO shards and the gradient sync span dp x cp', () => {

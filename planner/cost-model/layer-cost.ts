@@ -145,7 +145,8 @@ export function layerCost(
     // exposed; the backward passes the blocks' gradients back one blocking step at a time
     // (python/uniap_torch/layers.py _ring_attention, _RingLink).
     const x = ulyssesBytes(layer, m, s.tp, cp);
-    const step = lookup.collectiveMs('p2p', 2 * x.kv, 2, groups.cpNodes);
+    // neighbours of the ring: on another node when the cp group spans nodes
+    const step = lookup.collectiveMs('p2p', 2 * x.kv, 2, Math.min(2, groups.cpNodes));
     const core = layerForwardFlopsPerSample(layer) > 0 ? (layerAttentionCoreFlopsPerSample(layer) / layerForwardFlopsPerSample(layer)) * fwd : 0;
     const forwardExposed = (cp - 1) * Math.max(0, step - core / cp);
     tpCommMs += (passes - 1) * forwardExposed + (cp - 1) * step;
