@@ -1,14 +1,15 @@
 // Property test: every valid plan on every homogeneous cluster evaluates, and every invalid plan is
 // one clear error line. Random clusters of 1-1024 nodes with 1-8 devices each (any count: 3 x 8 = 24,
 // 6, 1, 1536 ...), random pipeline degrees, layer splits and per-layer (dp, tp) with any dividing
-// degrees — dp 3 next to dp 2 included, which once made resharding ask for rank 24 of 24.
+// degrees — dp 3 next to dp 2 included, which once made resharding ask for rank 24 of 24 — and
+// context parallelism (Ulysses or ring, any dividing degree) on some blocks.
 // Seeded, so a failure names a case that reproduces.
 import { describe, expect, it } from 'vitest';
 import { resolveCluster } from '../configs/cluster-resolve.ts';
 import type { ClusterSpec } from '../configs/cluster-spec.ts';
 import { resolveModel } from '../configs/model-resolve.ts';
 import type { ModelSpec } from '../configs/model-spec.ts';
-import { tpDivides } from '../configs/model-tp.ts';
+import { contextParallelAllowed, tpDivides } from '../configs/model-tp.ts';
 import { UniapError } from '../common/errors.ts';
 import { prepareCostModel } from './cost-model/input.ts';
 import { estimatePlan, optionsForPlan } from './estimate.ts';
@@ -72,12 +73,17 @@ function randomPlan(r: () => number, model: ModelSpec, n: number): Plan {
   for (let i = 0; i < d; i++) {
     const runs: StrategyRun[] = [];
     for (let u = bounds[i]!; u < bounds[i + 1]!; u++) {
-      const tp = pick(r, divisors(g).filter((t) => tpDivides(model.layers[u]!, t)));
-      const dp = g / tp;
+      const layer = model.layers[u]!;
+      const tp = pick(r, divisors(g).filter((t) => tpDivides(layer, t)));
+      // Context parallelism on some blocks: any cp dividing g / tp, ring or Ulysses where it applies.
+      const comm: 'a2a' | 'p2p' = r() < 0.5 ? 'a2a' : 'p2p';
+      const cps = divisors(g / tp).filter((c) => c > 1 && contextParallelAllowed(layer, tp, c, comm));
+      const cp = cps.length > 0 && r() < 0.3 ? pick(r, cps) : 1;
+      const dp = g / tp / cp;
       need = lcm(need, dp);
-      const s = { dp, tp, fsdp: r() < 0.3, recompute: r() < 0.3 };
+      const s = { dp, tp, fsdp: r() < 0.3, recompute: r() < 0.3, ...(cp > 1 ? { cp, ...(comm === 'p2p' ? { cpComm: comm } : {}) } : {}) };
       const last = runs[runs.length - 1];
-      if (last && last.dp === s.dp && last.tp === s.tp && last.fsdp === s.fsdp && last.recompute === s.recompute) last.layers = [last.layers[0], u];
+      if (last && last.dp === s.dp && last.tp === s.tp && last.fsdp === s.fsdp && last.recompute === s.recompute && last.cp === s.cp && last.cpComm === s.cpComm) last.layers = [last.layers[0], u];
       else runs.push({ layers: [u, u], ...s });
     }
     stages.push({ index: i, layers: [bounds[i]!, bounds[i + 1]! - 1], ranks: [i * g, g], strategies: runs });
