@@ -9,12 +9,10 @@ import { describe, expect, it } from 'vitest';
 import { localCpuCluster } from '../../configs/cluster-presets.ts';
 import { loadModel } from '../../configs/model-presets.ts';
 import { buildCostTables } from '../cost-model/build.ts';
-import { evaluatePlacement } from '../cost-model/evaluate.ts';
 import { prepareCostModel } from '../cost-model/input.ts';
 import type { CostTables } from '../cost-model/tables.ts';
-import { pruneDominated } from '../cost-model/dominated-strategies.ts';
 import { cpDegree } from '../strategy.ts';
-import { getSolver } from './index.ts';
+import { expectBruteForceOptimum, expectPruningKeepsOptimum, SPACE_BACKENDS } from './space-suite.ts';
 
 // 4 heads: cp 2 and 4 at tp 1, cp 2 at tp 2; 512 tokens, so activations (which cp splits and tp
 // partly replicates) weigh against the all-to-alls
@@ -62,35 +60,15 @@ describe('search with context parallelism on real cost tables', () => {
     expect(offered).toBeGreaterThan(0);
   });
 
-  for (const backend of ['exact', 'highs', 'glpk']) {
+  for (const backend of SPACE_BACKENDS) {
     it(`${backend} equals brute force on every instance`, async () => {
-      const oracle = getSolver('brute-force');
-      const solver = getSolver(backend);
-      for (const { name, t } of all) {
-        const want = await oracle.solve(t, {});
-        const got = await solver.solve(t, { relGap: 0 });
-        expect(got.status, name).toBe(want.status === 'infeasible' ? 'infeasible' : 'optimal');
-        if (want.status === 'infeasible') continue;
-        expect(evaluatePlacement(t, got.placement!).feasible, name).toBe(true);
-        expect(Math.abs(got.objectiveMs! - want.objectiveMs!) / want.objectiveMs!, name).toBeLessThanOrEqual(1e-6);
-      }
+      await expectBruteForceOptimum(backend, all);
     }, 240_000);
   }
 
   it('the optima use cp, and leaving dominated strategies out keeps them', async () => {
-    const oracle = getSolver('brute-force');
-    let usedCp = 0;
-    let feasible = 0;
-    for (const { name, t } of all) {
-      const a = await oracle.solve(t, {});
-      const b = await oracle.solve(pruneDominated(t).tables, {});
-      expect(b.status, name).toBe(a.status);
-      if (a.status === 'infeasible') continue;
-      feasible++;
-      expect(Math.abs(b.objectiveMs! - a.objectiveMs!) / a.objectiveMs!, name).toBeLessThanOrEqual(1e-12);
-      if (a.placement!.strategy.some((k) => cpDegree(t.strategies[k]!) > 1)) usedCp++;
-    }
-    expect(feasible).toBeGreaterThan(4);
-    expect(usedCp).toBeGreaterThan(0);
+    const { optima } = await expectPruningKeepsOptimum(all);
+    expect(optima.length).toBeGreaterThan(4);
+    expect(optima.filter(({ t, placement }) => placement.strategy.some((k) => cpDegree(t.strategies[k]!) > 1)).length).toBeGreaterThan(0);
   }, 240_000);
 });

@@ -9,11 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { localCpuCluster } from '../../configs/cluster-presets.ts';
 import { loadModel } from '../../configs/model-presets.ts';
 import { buildCostTables } from '../cost-model/build.ts';
-import { evaluatePlacement } from '../cost-model/evaluate.ts';
 import { prepareCostModel } from '../cost-model/input.ts';
 import type { CostTables } from '../cost-model/tables.ts';
-import { pruneDominated } from '../cost-model/dominated-strategies.ts';
-import { getSolver } from './index.ts';
+import { expectBruteForceOptimum, expectPruningKeepsOptimum, SPACE_BACKENDS } from './space-suite.ts';
 
 const model = loadModel('tiny-gpt');
 const SP_SPACE = { allowZero: false, allowFsdp: false, allowRecompute: true, allowSelectiveRecompute: true, allowSp: true };
@@ -61,39 +59,17 @@ describe('search with sequence parallelism and selective recomputation on real c
     }
   });
 
-  for (const backend of ['exact', 'highs', 'glpk']) {
+  for (const backend of SPACE_BACKENDS) {
     it(`${backend} equals brute force on every instance`, async () => {
-      const oracle = getSolver('brute-force');
-      const solver = getSolver(backend);
-      for (const { name, t } of all) {
-        const want = await oracle.solve(t, {});
-        const got = await solver.solve(t, { relGap: 0 });
-        expect(got.status, name).toBe(want.status === 'infeasible' ? 'infeasible' : 'optimal');
-        if (want.status === 'infeasible') continue;
-        expect(evaluatePlacement(t, got.placement!).feasible, name).toBe(true);
-        expect(Math.abs(got.objectiveMs! - want.objectiveMs!) / want.objectiveMs!, name).toBeLessThanOrEqual(1e-6);
-      }
+      await expectBruteForceOptimum(backend, all);
     }, 240_000);
   }
 
   it('the optima use sp and selective recomputation, and leaving dominated strategies out keeps them', async () => {
-    const oracle = getSolver('brute-force');
-    let usedSp = 0;
-    let usedSelective = 0;
-    let feasible = 0;
-    for (const { name, t } of all) {
-      const a = await oracle.solve(t, {});
-      const b = await oracle.solve(pruneDominated(t).tables, {});
-      expect(b.status, name).toBe(a.status);
-      if (a.status === 'infeasible') continue;
-      feasible++;
-      expect(Math.abs(b.objectiveMs! - a.objectiveMs!) / a.objectiveMs!, name).toBeLessThanOrEqual(1e-12);
-      const chosen = a.placement!.strategy.map((k) => t.strategies[k]!);
-      if (chosen.some((s) => s.sp)) usedSp++;
-      if (chosen.some((s) => s.selectiveRecompute)) usedSelective++;
-    }
-    expect(feasible).toBeGreaterThan(4);
-    expect(usedSp).toBeGreaterThan(0);
-    expect(usedSelective).toBeGreaterThan(0);
+    const { optima } = await expectPruningKeepsOptimum(all);
+    const chosen = optima.map(({ t, placement }) => placement.strategy.map((k) => t.strategies[k]!));
+    expect(optima.length).toBeGreaterThan(4);
+    expect(chosen.filter((c) => c.some((s) => s.sp)).length).toBeGreaterThan(0);
+    expect(chosen.filter((c) => c.some((s) => s.selectiveRecompute)).length).toBeGreaterThan(0);
   }, 240_000);
 });

@@ -6,11 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { localCpuCluster } from '../../configs/cluster-presets.ts';
 import { loadModel } from '../../configs/model-presets.ts';
 import { buildCostTables } from '../cost-model/build.ts';
-import { evaluatePlacement } from '../cost-model/evaluate.ts';
 import { prepareCostModel } from '../cost-model/input.ts';
 import type { CostTables } from '../cost-model/tables.ts';
-import { getSolver } from './index.ts';
-import { pruneDominated } from '../cost-model/dominated-strategies.ts';
+import { expectBruteForceOptimum, expectPruningKeepsOptimum, SPACE_BACKENDS } from './space-suite.ts';
 
 const model = loadModel('tiny-gpt');
 // The ZeRO dimension alone (sp and selective recomputation: sp-space.test.ts).
@@ -51,37 +49,15 @@ describe('search with ZeRO stages on real cost tables', () => {
     expect(groups).toBeGreaterThan(0);
   });
 
-  for (const backend of ['exact', 'highs', 'glpk']) {
+  for (const backend of SPACE_BACKENDS) {
     it(`${backend} equals brute force on every instance, and tight budgets pick ZeRO-1/2`, async () => {
-      const oracle = getSolver('brute-force');
-      const solver = getSolver(backend);
-      let usedZero = 0;
-      for (const { name, t } of all) {
-        const want = await oracle.solve(t, {});
-        const got = await solver.solve(t, { relGap: 0 });
-        expect(got.status, name).toBe(want.status === 'infeasible' ? 'infeasible' : 'optimal');
-        if (want.status === 'infeasible') continue;
-        expect(evaluatePlacement(t, got.placement!).feasible, name).toBe(true);
-        expect(Math.abs(got.objectiveMs! - want.objectiveMs!) / want.objectiveMs!, name).toBeLessThanOrEqual(1e-6);
-        if (want.placement!.strategy.some((k) => t.strategies[k]!.zero)) usedZero++;
-      }
-      expect(usedZero).toBeGreaterThan(0);
+      const optima = await expectBruteForceOptimum(backend, all);
+      expect(optima.filter(({ t, placement }) => placement.strategy.some((k) => t.strategies[k]!.zero)).length).toBeGreaterThan(0);
     }, 120_000);
   }
 
   it('leaving dominated strategies out (what the search does) keeps brute force\'s optimum', async () => {
-    const oracle = getSolver('brute-force');
-    let pruned = 0;
-    for (const { name, t } of all) {
-      const p = pruneDominated(t);
-      pruned += p.pruned;
-      const a = await oracle.solve(t, {});
-      const b = await oracle.solve(p.tables, {});
-      expect(b.status, name).toBe(a.status);
-      if (a.status !== 'infeasible') expect(Math.abs(b.objectiveMs! - a.objectiveMs!) / a.objectiveMs!, name).toBeLessThanOrEqual(1e-12);
-      // Only whole strategies of one layout are dropped, never the last one of a layer.
-      p.tables.allowed.forEach((row, u) => expect(row.some(Boolean) || !t.allowed[u]!.some(Boolean), `${name} layer ${u}`).toBe(true));
-    }
+    const { pruned } = await expectPruningKeepsOptimum(all);
     expect(pruned).toBeGreaterThan(0);
   });
 });

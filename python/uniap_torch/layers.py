@@ -153,48 +153,23 @@ def _seq_slice(x: torch.Tensor, tp: TPGroup) -> torch.Tensor:
     return x[:, tp.rank * n:(tp.rank + 1) * n].contiguous()  # a copy: the full tensor is not kept alive
 
 
-class _ScatterToSequence(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, tp):  # type: ignore[override]
-        ctx.tp = tp
-        return _seq_slice(x, tp)
+def _group_op(name: str, forward_fn, backward_fn):
+    """An autograd operator over a group: forward_fn(x, group) forward, backward_fn(g, group) backward."""
 
-    @staticmethod
+    def forward(ctx, x, group):  # type: ignore[override]
+        ctx.group = group
+        return forward_fn(x, group)
+
     def backward(ctx, g):  # type: ignore[override]
-        return _seq_all_gather(g, ctx.tp), None
+        return backward_fn(g, ctx.group), None
+
+    return type(name, (torch.autograd.Function,), {"forward": staticmethod(forward), "backward": staticmethod(backward)})
 
 
-class _GatherFromSequence(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, tp):  # type: ignore[override]
-        ctx.tp = tp
-        return _seq_all_gather(x, tp)
-
-    @staticmethod
-    def backward(ctx, g):  # type: ignore[override]
-        return _seq_slice(g, ctx.tp), None
-
-
-class _GatherSequenceForTP(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, tp):  # type: ignore[override]
-        ctx.tp = tp
-        return _seq_all_gather(x, tp)
-
-    @staticmethod
-    def backward(ctx, g):  # type: ignore[override]
-        return _seq_reduce_scatter(g, ctx.tp), None
-
-
-class _ReduceScatterSequence(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, tp):  # type: ignore[override]
-        ctx.tp = tp
-        return _seq_reduce_scatter(x, tp)
-
-    @staticmethod
-    def backward(ctx, g):  # type: ignore[override]
-        return _seq_all_gather(g, ctx.tp), None
+_ScatterToSequence = _group_op("_ScatterToSequence", _seq_slice, _seq_all_gather)
+_GatherFromSequence = _group_op("_GatherFromSequence", _seq_all_gather, _seq_slice)
+_GatherSequenceForTP = _group_op("_GatherSequenceForTP", _seq_all_gather, _seq_reduce_scatter)
+_ReduceScatterSequence = _group_op("_ReduceScatterSequence", _seq_reduce_scatter, _seq_all_gather)
 
 
 def _heads_to_sequence(x: torch.Tensor, cp: TPGroup) -> torch.Tensor:
@@ -278,26 +253,8 @@ def _ring_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cp: "TPGr
     return out.to(q.dtype)
 
 
-class _UlyssesScatterHeads(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, cp):  # type: ignore[override]
-        ctx.cp = cp
-        return _heads_to_sequence(x, cp)
-
-    @staticmethod
-    def backward(ctx, g):  # type: ignore[override]
-        return _sequence_to_heads(g, ctx.cp), None
-
-
-class _UlyssesGatherHeads(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, cp):  # type: ignore[override]
-        ctx.cp = cp
-        return _sequence_to_heads(x, cp)
-
-    @staticmethod
-    def backward(ctx, g):  # type: ignore[override]
-        return _heads_to_sequence(g, ctx.cp), None
+_UlyssesScatterHeads = _group_op("_UlyssesScatterHeads", _heads_to_sequence, _sequence_to_heads)
+_UlyssesGatherHeads = _group_op("_UlyssesGatherHeads", _sequence_to_heads, _heads_to_sequence)
 
 
 def scatter_to_sequence(x: torch.Tensor, tp: TPGroup) -> torch.Tensor:
