@@ -30,7 +30,7 @@ const KNOBS: [string, (c: Candidate) => boolean][] = [
   ['all knobs', () => true],
 ];
 const knobRows: string[] = [];
-const x = (v: number | undefined) => (v === undefined ? '   -  ' : `${v.toFixed(2)}x`.padStart(6));
+const x = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? "   -  " : `${v.toFixed(2)}x`.padStart(6));
 let oomTotal = 0;
 let megTotal = 0;
 process.stdout.write('case                              uniap ms   vs Megatron fastest  slowest  DP-only  Galvatron   Megatron OOM\n');
@@ -66,4 +66,4 @@ const CASES: [string, string, number][] = [...ENVS.flatMap((env) => MODELS.map((
   }
 }
 process.stdout.write(`\nMegatron-style uniform configurations out of memory over the zoo: ${oomTotal}/${megTotal} (${((100 * oomTotal) / megTotal).toFixed(0)}%)\n`);
-process.stdout.write(`\nspeedup over round 1's Megatron (uniform, full recomputation only), Megatron with a knob / the planner\ncase                              ${KNOBS.map(([n]) => n.padStart(10)).join('')}     uniap\n${knobRows.join('\n')}\n`);
+process.stdout.write(`\nspeedup over round 1's Megatron (uniform, full recomputation only), Megatron with a knob / the planner ('-': round 1's Megatron, or Megatron with that knob, has no configuration that fits)\ncase                              ${KNOBS.map(([n]) => n.padStart(10)).join('')}     uniap\n${knobRows.join('\n')}\n`);
