@@ -30,7 +30,7 @@ const KNOBS: [string, (c: Candidate) => boolean][] = [
   ['all knobs', () => true],
 ];
 const knobRows: string[] = [];
-const x = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? "   -  " : `${v.toFixed(2)}x`.padStart(6));
+const x = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '   -  ' : `${v.toFixed(2)}x`.padStart(6));
 let oomTotal = 0;
 let megTotal = 0;
 process.stdout.write('case                              uniap ms   vs Megatron fastest  slowest  DP-only  Galvatron   Megatron OOM\n');
