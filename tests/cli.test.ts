@@ -22,6 +22,32 @@ function expectOneLineError(r: { code: number | null; out: string; err: string }
   expect(r.err).not.toMatch(/\n\s+at /); // no stack trace
 }
 
+
+interface PlanFile {
+  stages: { strategies: { dp: number; tp: number; cp?: number; sp?: boolean; zero?: number; selectiveRecompute?: boolean }[] }[];
+  predictions: { timePerIterationMs: number };
+}
+const planFile = (f: string) => JSON.parse(readFileSync(f, 'utf8')) as PlanFile;
+const runsOf = (f: string) => planFile(f).stages.flatMap((st) => st.strategies);
+const tpiOf = (f: string) => planFile(f).predictions.timePerIterationMs;
+
+/** Plans `args` with and without `off` (the switches that leave a choice out); estimate reproduces both. */
+function planWithAndWithout(tag: string, args: string[], off: string[]): { withIt: string; without: string } {
+  const dir = mkdtempSync(join(tmpdir(), `uniap-cli-${tag}-`));
+  const withIt = join(dir, `${tag}.json`);
+  const without = join(dir, `no-${tag}.json`);
+  const a = uniap('plan', ...args, '--out', withIt);
+  expect(a.code, a.err).toBe(0);
+  const b = uniap('plan', ...args, ...off, '--out', without);
+  expect(b.code, b.err).toBe(0);
+  for (const f of [withIt, without]) {
+    const e = uniap('estimate', ...args, '--plan', f, '--json');
+    expect(e.code, e.err).toBe(0);
+    expect(Math.abs(JSON.parse(e.out).timePerIterationMs - tpiOf(f))).toBeLessThanOrEqual(1e-9 * tpiOf(f));
+  }
+  return { withIt, without };
+}
+
 describe('uniap CLI', () => {
   it('--help lists the verbs', () => {
     const r = uniap('--help');
@@ -46,62 +72,29 @@ describe('uniap CLI', () => {
   });
 
   it('plan searches ZeRO-1/2 per layer (Llama-2-7B on 8 H100 uses them), --no-zero leaves them out, and estimate reproduces both', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'uniap-cli-zero-'));
-    const withZero = join(dir, 'zero.json');
-    const without = join(dir, 'nozero.json');
-    expect(uniap('plan', '--model', 'llama-2-7b', '--cluster', 'h100-1x8', '--batch', '64', '--out', withZero).code).toBe(0);
-    expect(uniap('plan', '--model', 'llama-2-7b', '--cluster', 'h100-1x8', '--batch', '64', '--no-zero', '--out', without).code).toBe(0);
-    const runs = (f: string) => (JSON.parse(readFileSync(f, 'utf8')) as { stages: { strategies: { zero?: number }[] }[] }).stages.flatMap((st) => st.strategies);
-    expect(runs(withZero).some((r) => r.zero === 1 || r.zero === 2)).toBe(true);
-    expect(runs(without).every((r) => r.zero === undefined)).toBe(true);
-    const tpi = (f: string) => (JSON.parse(readFileSync(f, 'utf8')) as { predictions: { timePerIterationMs: number } }).predictions.timePerIterationMs;
-    expect(tpi(withZero)).toBeLessThanOrEqual(tpi(without) * (1 + 1e-9)); // the larger space is never worse
-    for (const f of [withZero, without]) {
-      const e = uniap('estimate', '--model', 'llama-2-7b', '--cluster', 'h100-1x8', '--plan', f, '--json');
-      expect(e.code, e.err).toBe(0);
-      expect(Math.abs(JSON.parse(e.out).timePerIterationMs - tpi(f))).toBeLessThanOrEqual(1e-9 * tpi(f));
-    }
+    const { withIt, without } = planWithAndWithout('zero', ['--model', 'llama-2-7b', '--cluster', 'h100-1x8', '--batch', '64'], ['--no-zero']);
+    expect(runsOf(withIt).some((r) => r.zero === 1 || r.zero === 2)).toBe(true);
+    expect(runsOf(without).every((r) => r.zero === undefined)).toBe(true);
+    expect(tpiOf(withIt)).toBeLessThanOrEqual(tpiOf(without) * (1 + 1e-9)); // the larger space is never worse
   });
 
   it('plan searches sequence parallelism and selective recomputation (Llama-2-70B on 32 H100 at batch 8 without cp uses sp), --no-sp --no-selective-recompute leave them out, and estimate reproduces both', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'uniap-cli-sp-'));
-    const withSp = join(dir, 'sp.json');
-    const without = join(dir, 'nosp.json');
     const args = ['--model', 'llama-2-70b', '--cluster', 'h100-4x8', '--batch', '8', '--max-cp', '1'];
-    expect(uniap('plan', ...args, '--out', withSp).code).toBe(0);
-    expect(uniap('plan', ...args, '--no-sp', '--no-selective-recompute', '--out', without).code).toBe(0);
-    const runs = (f: string) => (JSON.parse(readFileSync(f, 'utf8')) as { stages: { strategies: { tp: number; sp?: boolean; selectiveRecompute?: boolean }[] }[] }).stages.flatMap((st) => st.strategies);
-    expect(runs(withSp).some((r) => r.sp === true && r.tp > 1)).toBe(true);
-    expect(runs(without).every((r) => r.sp === undefined && r.selectiveRecompute === undefined)).toBe(true);
-    const tpi = (f: string) => (JSON.parse(readFileSync(f, 'utf8')) as { predictions: { timePerIterationMs: number } }).predictions.timePerIterationMs;
-    expect(tpi(withSp)).toBeLessThan(tpi(without)); // sp pays here: the same tp8 with less activation memory
-    for (const f of [withSp, without]) {
-      const e = uniap('estimate', ...args, '--plan', f, '--json');
-      expect(e.code, e.err).toBe(0);
-      expect(Math.abs(JSON.parse(e.out).timePerIterationMs - tpi(f))).toBeLessThanOrEqual(1e-9 * tpi(f));
-    }
+    const { withIt, without } = planWithAndWithout('sp', args, ['--no-sp', '--no-selective-recompute']);
+    expect(runsOf(withIt).some((r) => r.sp === true && r.tp > 1)).toBe(true);
+    expect(runsOf(without).every((r) => r.sp === undefined && r.selectiveRecompute === undefined)).toBe(true);
+    expect(tpiOf(withIt)).toBeLessThan(tpiOf(without)); // sp pays here: the same tp8 with less activation memory
   });
 
   it('plan searches context parallelism (Llama-3.1-8B at 128k tokens on 8 H100 uses cp), --max-cp 1 leaves it out, and estimate reproduces both', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'uniap-cli-cp-'));
-    const withCp = join(dir, 'cp.json');
-    const without = join(dir, 'nocp.json');
     const args = ['--model', 'llama-3.1-8b-128k', '--cluster', 'h100-1x8', '--batch', '1'];
-    const r = uniap('plan', ...args, '--out', withCp);
-    expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/cp8/);
-    expect(r.out).toMatch(/Sequence length: 131072 tokens/);
-    expect(uniap('plan', ...args, '--max-cp', '1', '--out', without).code).toBe(0);
-    const runs = (f: string) => (JSON.parse(readFileSync(f, 'utf8')) as { stages: { strategies: { dp: number; tp: number; cp?: number }[] }[] }).stages.flatMap((st) => st.strategies);
-    expect(runs(withCp).some((x) => (x.cp ?? 1) > 1)).toBe(true);
-    expect(runs(without).every((x) => x.cp === undefined)).toBe(true);
-    const tpi = (f: string) => (JSON.parse(readFileSync(f, 'utf8')) as { predictions: { timePerIterationMs: number } }).predictions.timePerIterationMs;
-    expect(tpi(withCp)).toBeLessThan(tpi(without)); // all-to-alls of q, k, v beat tp8's all-reduces at 128k tokens
-    for (const f of [withCp, without]) {
-      const e = uniap('estimate', ...args, '--plan', f, '--json');
-      expect(e.code, e.err).toBe(0);
-      expect(Math.abs(JSON.parse(e.out).timePerIterationMs - tpi(f))).toBeLessThanOrEqual(1e-9 * tpi(f));
-    }
+    const shown = uniap('plan', ...args);
+    expect(shown.out).toMatch(/cp8/);
+    expect(shown.out).toMatch(/Sequence length: 131072 tokens/);
+    const { withIt, without } = planWithAndWithout('cp', args, ['--max-cp', '1']);
+    expect(runsOf(withIt).some((x) => (x.cp ?? 1) > 1)).toBe(true);
+    expect(runsOf(without).every((x) => x.cp === undefined)).toBe(true);
+    expect(tpiOf(withIt)).toBeLessThan(tpiOf(without)); // cp's exchanges beat tp8's all-reduces at 128k tokens
     expectOneLineError(uniap('plan', ...args, '--max-cp', '0'), /--max-cp must be a positive integer, got 0/);
   });
 
