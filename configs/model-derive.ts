@@ -359,3 +359,8 @@ export function boundaryActivationBytes(m: ModelSpec, u: number, microBatch: num
   for (const p of producers) bytes += layerOutputBytes(m.layers[p]!, microBatch);
   return bytes;
 }
+
+/** Whether the layer's self-attention is causal (decoder blocks; T5's cross-decoders too). */
+export function layerIsCausal(l: LayerSpec): boolean {
+  return l.type === 'decoder' || l.type === 'cross-decoder';
+}

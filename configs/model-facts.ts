@@ -7,7 +7,7 @@
 // Python builds hold exactly these parameters. Like Megatron-Core's TransformerConfig: one config,
 // read by estimation and execution alike.
 import type { LayerSpec, LayerType, ModelSpec, PositionEmbedding } from './model-spec.ts';
-import { headOutputBias, isPooledHead, layerParameters, layerStoredParameters, tokensPerSample } from './model-derive.ts';
+import { headOutputBias, isPooledHead, layerIsCausal, layerParameters, layerStoredParameters, tokensPerSample } from './model-derive.ts';
 import { layerSupportsContextParallel, layerSupportsSequenceParallel, layerTpParameters, layerTpSplit, tpDivisors, type TpSplit } from './model-tp.ts';
 
 export const MODEL_FACTS_VERSION = 3;
@@ -93,7 +93,7 @@ export function layerFacts(m: ModelSpec, l: LayerSpec): LayerFacts {
     tp: { split: layerTpSplit(l), divisors: tpDivisors(l), splitParameters: tp.split, replicatedParameters: tp.replicated, sequenceParallel: layerSupportsSequenceParallel(l), contextParallel: layerSupportsContextParallel(l) },
     tokensPerSample: l.seqLength,
     position: l.positionEmbedding,
-    causal: l.type === 'decoder' || l.type === 'cross-decoder',
+    causal: layerIsCausal(l),
     head: l.type === 'head' ? { pooling: pooling(m, l), outputBias: headOutputBias(l), transform: l.headTransform } : null,
     tiedTo: isTied(l) ? owner : null,
   };

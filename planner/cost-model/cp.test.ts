@@ -104,6 +104,26 @@ describe('context parallelism (Ulysses) in the cost model', () => {
     expect(t.strategies.some((s) => s.cpComm === 'p2p' && s.selectiveRecompute)).toBe(false);
   });
 
+  it('charges a causal ring under fused attention its last rank\'s extra blocks: (2cp - 1)/cp of the mean core time', () => {
+    const profile = syntheticProfile(model, {
+      microBatches: [1, 2, 4, 8], tpDegrees: [1, 2, 4], forwardMs: (_l, m, tp) => 1 + m / tp,
+      capacityBytes: 64 * 1024 ** 3, link: { latencyMs: LAT, busBandwidthGBps: BW, maxGroup: 4, maxNodes: 1 },
+    });
+    const at = (attention: 'flash' | 'eager') => {
+      const input = prepareCostModel(model, localCpuCluster(2), { globalBatch: 2, profile: { ...profile, attention }, options: { allowSp: false, maxCp: 8 } });
+      const t = buildCostTables(input, { stages: 1, microBatches: 2, schedule: '1f1b' });
+      return (s: Strategy) => t.cost[1]![k(t, s)]!.breakdown.computeMs;
+    };
+    const RING: Strategy = { ...CP2, cpComm: 'p2p' };
+    const e = lookupFor(prepareCostModel(model, localCpuCluster(2), { globalBatch: 2, profile, options: { maxCp: 8 } })).layer(layerShapeKey(block), 0.5, 1);
+    const share = layerAttentionCoreFlopsPerSample(block) / layerForwardFlopsPerSample(block) / 2;
+    const flash = at('flash');
+    expect(flash(RING) - flash(CP2)).toBeCloseTo((e.forwardMs + e.backwardMs) * share * (1 / 2), 9);
+    expect(flash({ ...RING, recompute: true }) - flash({ ...CP2, recompute: true })).toBeCloseTo((2 * e.forwardMs + e.backwardMs) * share * (1 / 2), 9);
+    const eager = at('eager');
+    expect(eager(RING)).toBeCloseTo(eager(CP2), 12); // whole blocks on both: balanced
+  });
+
   it('prices a ring whose cp group spans four nodes with the P2P of two ranks on two nodes (datasheet profile, 4 x 8 H100)', () => {
     const input = prepareCostModel(loadModel('tiny-gpt', 512), loadCluster('h100-4x8'), { globalBatch: 1, options: { maxCp: 8 } });
     const t = buildCostTables(input, { stages: 1, microBatches: 1, schedule: '1f1b' });

@@ -43,6 +43,7 @@ import {
   layerAttentionCoreFlopsPerSample,
   layerForwardFlopsPerSample,
   layerInputBytes,
+  layerIsCausal,
   layerShapeKey,
   type ActivationOptions,
 } from '../../configs/model-derive.ts';
@@ -83,6 +84,12 @@ export interface LayerCostEnv {
   flashAttention: boolean;
   /** How the target runs an all-to-all (Profile.allToAll): natively, or as an all-gather of every rank's buffer (Gloo). */
   allToAll: 'native' | 'all-gather';
+}
+
+/** The attention core's share of the layer's forward FLOPs (scores, softmax, attention x V). */
+function coreFraction(layer: LayerSpec): number {
+  const flops = layerForwardFlopsPerSample(layer);
+  return flops > 0 ? layerAttentionCoreFlopsPerSample(layer) / flops : 0;
 }
 
 /** Bytes of this rank's q (and attention output) and of its k (and v) before a Ulysses all-to-all. */
@@ -145,9 +152,14 @@ export function layerCost(
     // exposed; the backward passes the blocks' gradients back one blocking step at a time
     // (python/uniap_torch/layers.py _ring_attention, _RingLink).
     const x = ulyssesBytes(layer, m, s.tp, cp);
+    // Causal and fused: every rank of Ulysses (and the profile) computes half of the s x S scores
+    // (the core's share of the time is about half its FLOPs share), but the ring's last rank computes
+    // cp - 1 whole blocks and half of one, (2cp - 1)/cp times the mean, and the stage waits for it
+    // (no zigzag split; the unfused path computes whole blocks on both, so it is balanced there).
+    if (env.flashAttention && layerIsCausal(layer)) computeMs += (((s.recompute ? 2 : 1) * fwd + bwd) * (coreFraction(layer) / 2) * (cp - 1)) / cp;
     // neighbours of the ring: on another node when the cp group spans nodes
     const step = lookup.collectiveMs('p2p', 2 * x.kv, 2, Math.min(2, groups.cpNodes));
-    const core = layerForwardFlopsPerSample(layer) > 0 ? (layerAttentionCoreFlopsPerSample(layer) / layerForwardFlopsPerSample(layer)) * fwd : 0;
+    const core = coreFraction(layer) * fwd;
     const forwardExposed = (cp - 1) * Math.max(0, step - core / cp);
     tpCommMs += (passes - 1) * forwardExposed + (cp - 1) * step;
     overlapRing = (passes - 1) * (cp - 1) * step - (passes - 1) * forwardExposed;
