@@ -195,6 +195,13 @@ describe('uniap CLI', () => {
       const p = write('c.json', { name: 'c', nodes: [{ deviceType: 'H100-SXM', devices: -8, intraNodeLink: { kind: 'nvswitch', bandwidthGBps: 450 } }] });
       expectOneLineError(uniap('describe', '--cluster', p), /at \$\.nodes\[0\]\.devices/);
     });
+    type FixturePlan = any; // a plan file edited to be wrong on purpose: untyped JSON
+    /** `estimate` on tiny-gpt-2stage.plan.json after `edit` (local-cpu:4). */
+    const estimateEditedFixture = (name: string, edit: (p: FixturePlan) => void) => {
+      const plan = JSON.parse(readFileSync(fixture('tiny-gpt-2stage.plan.json'), 'utf8')) as FixturePlan;
+      edit(plan);
+      return uniap('estimate', '--model', 'tiny-gpt', '--cluster', 'local-cpu:4', '--plan', write(name, plan));
+    };
     it('a plan whose degrees do not multiply to the stage size', () => {
       const plan = JSON.parse(readFileSync(fixture('tiny-gpt-2stage.plan.json'), 'utf8'));
       plan.stages[1].strategies[0].dp = 4;
@@ -202,12 +209,7 @@ describe('uniap CLI', () => {
       expectOneLineError(uniap('estimate', '--model', 'tiny-gpt', '--cluster', 'local-cpu:4', '--plan', p), /dp 4 x tp 1 = 4 but the stage has 2 devices; choose dp and tp with dp \* tp = 2/);
     });
     it('sequence parallelism without tensor parallelism, on a layer without a sequence-parallel form, and two recomputation granularities at once', () => {
-      const base = JSON.parse(readFileSync(fixture('tiny-gpt-2stage.plan.json'), 'utf8'));
-      const run = (edit: (p: typeof base) => void) => {
-        const plan = JSON.parse(JSON.stringify(base));
-        edit(plan);
-        return uniap('estimate', '--model', 'tiny-gpt', '--cluster', 'local-cpu:4', '--plan', write('plan-sp.json', plan));
-      };
+      const run = (edit: (p: FixturePlan) => void) => estimateEditedFixture('plan-sp.json', edit);
       expectOneLineError(run((p) => (p.stages[1].strategies[0].sp = true)), /"sp": true with tp 1; .*use tp > 1 or leave out sp/);
       expectOneLineError(
         run((p) => {
@@ -223,12 +225,7 @@ describe('uniap CLI', () => {
       expect(ok.code, ok.err).toBe(0);
     });
     it('context parallelism on a layer without the form, with sp, or not multiplying to the stage', () => {
-      const base = JSON.parse(readFileSync(fixture('tiny-gpt-2stage.plan.json'), 'utf8'));
-      const run = (edit: (p: typeof base) => void) => {
-        const plan = JSON.parse(JSON.stringify(base));
-        edit(plan);
-        return uniap('estimate', '--model', 'tiny-gpt', '--cluster', 'local-cpu:4', '--plan', write('plan-cp.json', plan));
-      };
+      const run = (edit: (p: FixturePlan) => void) => estimateEditedFixture('plan-cp.json', edit);
       expectOneLineError(run((p) => (p.stages[0].strategies = [{ layers: [0, 2], dp: 1, tp: 1, cp: 2 }])), /layer 0 \(embedding\): "cp": 2, but an embedding layer has no context-parallel form .*leave out cp for that layer/);
       expectOneLineError(run((p) => (p.stages[0].strategies[1] = { layers: [1, 2], dp: 1, tp: 1, cp: 2, sp: true })), /"cp": 2 together with "sp": true; choose one way to split the sequence/);
       expectOneLineError(run((p) => (p.stages[0].strategies[1] = { layers: [1, 2], dp: 1, tp: 1, cp: 4 })), /dp 1 x cp 4 x tp 1 = 4 but the stage has 2 devices; choose dp, cp and tp with dp \* cp \* tp = 2/);

@@ -15,7 +15,7 @@ import { buildCostTables } from '../cost-model/build.ts';
 import { evaluatePlacement } from '../cost-model/evaluate.ts';
 import { configurations } from '../search/configurations.ts';
 import { evenSplit } from './even-split.ts';
-import { cpCommOf, cpDegree, gradDp, type Strategy } from '../strategy.ts';
+import { cpCommOf, cpDegree, gradDp, sameStrategy } from '../strategy.ts';
 
 export interface UniformCandidate {
   stages: number;
@@ -43,12 +43,10 @@ export interface UniformCandidate {
  */
 function uniformStrategy(t: CostTables, k: number): number[] | undefined {
   const s = t.strategies[k]!;
-  const same = (x: Strategy, y: Strategy) =>
-    x.dp === y.dp && x.tp === y.tp && cpDegree(x) === cpDegree(y) && (cpDegree(x) === 1 || cpCommOf(x) === cpCommOf(y)) && !!x.sp === !!y.sp && x.fsdp === y.fsdp && (x.zero ?? 0) === (y.zero ?? 0) && x.recompute === y.recompute && !!x.selectiveRecompute === !!y.selectiveRecompute;
   const plain = { ...s, sp: false, selectiveRecompute: false, cp: 1, cpComm: undefined, dp: gradDp(s) };
   // Where the micro-batch has too few rows for dp x cp, the cp ranks split the vocabulary instead (tp x cp).
   const wide = { ...plain, dp: s.dp, tp: s.tp * cpDegree(s) };
-  const variants = [s, { ...s, sp: false }, { ...s, sp: false, selectiveRecompute: false }, plain, wide].map((v) => t.strategies.findIndex((x) => same(x, v)));
+  const variants = [s, { ...s, sp: false }, { ...s, sp: false, selectiveRecompute: false }, plain, wide].map((v) => t.strategies.findIndex((x) => sameStrategy(x, v)));
   const out: number[] = [];
   for (let u = 0; u < t.layers; u++) {
     const j = variants.find((v) => v >= 0 && t.allowed[u]![v]);

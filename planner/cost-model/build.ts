@@ -14,6 +14,7 @@ import { cpCommOf, cpDegree, gradDp, layoutKey, sequenceShardedBetween, sequence
 import { layerCost, type DetailedLayerCost, type GroupPlacement, type LayerCostEnv } from './layer-cost.ts';
 import { tpGroupNodes, dpGroupNodes, boundaryCrossesNodes, maxNodesOfGroups, nodesSpanned } from './groups.ts';
 import { gcd } from '../rank-layout.ts';
+import { divisors } from './math.ts';
 import { UniapError } from '../../common/errors.ts';
 
 export interface TableConfig {
@@ -29,12 +30,6 @@ export interface TableConfig {
  * to maxCp, dividing g / tp; not with sp) with dp = g / (tp cp). Which layers may take which is
  * `allowed` (buildCostTables).
  */
-function divisorsOf(n: number): number[] {
-  const out: number[] = [];
-  for (let x = 1; x <= n; x++) if (n % x === 0) out.push(x);
-  return out;
-}
-
 export function strategiesForStage(input: CostModelInput, g: number, microBatchSize?: number): Strategy[] {
   const o = input.options;
   const out: Strategy[] = [];
@@ -49,7 +44,7 @@ export function strategiesForStage(input: CostModelInput, g: number, microBatchS
     // samples, layer-cost.ts), holds the same states and activations and has no all-to-alls; and of
     // two cp degrees the smaller moves the same bytes per rank over a smaller group. Only resharding
     // at a change of layout could favour the others (docs/planner.md, S3''). estimate offers all.
-    const cands = divisorsOf(g / tp).filter((x) => x > 1 && x <= o.maxCp);
+    const cands = divisors(g / tp).filter((x) => x > 1 && x <= o.maxCp);
     const cps =
       microBatchSize === undefined || o.cpOnlyWhereDpCannot === false
         ? [1, ...cands]
@@ -215,17 +210,17 @@ export function buildCostTables(input: CostModelInput, config: TableConfig): Cos
   const needInter = boundaryClass.includes(1);
   const K = strategies.length;
   const zeros = Array.from({ length: K }, () => new Array<number>(K).fill(0));
-  const anySp = strategies.some((s) => sequenceSplit(s) !== undefined);
+  const anySequenceSplit = strategies.some((s) => sequenceSplit(s) !== undefined);
   const matrices = new Map<string, { R: number[][]; P0: number[][]; P1: number[][] }>();
   const matricesFor = (bytes: number, hiddenBytes: number) => {
-    const key = `${bytes}|${anySp ? hiddenBytes : 0}`;
+    const key = `${bytes}|${anySequenceSplit ? hiddenBytes : 0}`;
     let v = matrices.get(key);
     if (!v) {
       const R: number[][] = [];
       const P0: number[][] = [];
       const P1: number[][] = [];
       const sp = (from: Strategy, to: Strategy, acrossStages: boolean): number =>
-        !anySp || bytes === 0 ? 0 : acrossStages ? seqGather(hiddenBytes, from) + seqGather(hiddenBytes, to) : seqBoundary(hiddenBytes, from, to);
+        !anySequenceSplit || bytes === 0 ? 0 : acrossStages ? seqGather(hiddenBytes, from) + seqGather(hiddenBytes, to) : seqBoundary(hiddenBytes, from, to);
       for (let k = 0; k < K; k++) {
         const from = strategies[k]!;
         R.push(strategies.map((to) => (bytes === 0 ? 0 : reshard(bytes, from, to) + sp(from, to, false))));

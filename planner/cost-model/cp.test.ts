@@ -11,12 +11,11 @@ import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../configs/model-presets.ts';
 import { loadCluster, localCpuCluster } from '../../configs/cluster-presets.ts';
 import { layerAttentionCoreFlopsPerSample, layerForwardFlopsPerSample, layerOutputBytes } from '../../configs/model-derive.ts';
-import { busFactor } from '../../profiler/profile.ts';
 import { modelStateBytes } from './memory.ts';
 import { prepareCostModel, type CostModelInput } from './input.ts';
 import { buildCostTables, lookupFor } from './build.ts';
 import { layerShapeKey } from '../../configs/model-derive.ts';
-import { syntheticProfile } from './synthetic-profile.ts';
+import { syntheticCollectiveMs, syntheticProfile } from './synthetic-profile.ts';
 import type { CostTables } from './tables.ts';
 import { sameStrategy, type Strategy } from '../strategy.ts';
 
@@ -24,7 +23,7 @@ const model = loadModel('tiny-gpt'); // embedding, 4 decoder blocks (4 heads, hi
 const block = model.layers[1]!;
 const LAT = 0.01;
 const BW = 2; // GB/s
-const coll = (c: 'all-reduce' | 'all-gather' | 'reduce-scatter', bytes: number, n: number) => LAT + (busFactor(c, n) * bytes) / (BW * 1e6);
+const coll = syntheticCollectiveMs({ latencyMs: LAT, busBandwidthGBps: BW });
 
 function inputOf(devices: number, globalBatch: number, allToAll?: 'native' | 'all-gather'): CostModelInput {
   const profile = syntheticProfile(model, {

@@ -92,8 +92,8 @@ function coreFraction(layer: LayerSpec): number {
   return flops > 0 ? layerAttentionCoreFlopsPerSample(layer) / flops : 0;
 }
 
-/** Bytes of this rank's q (and attention output) and of its k (and v) before a Ulysses all-to-all. */
-function ulyssesBytes(layer: LayerSpec, m: number, tp: number, cp: number): { q: number; kv: number } {
+/** Bytes of this rank's q (and attention output) and of its k (and v) under cp: what Ulysses all-to-alls and the ring passes. */
+function attentionBytes(layer: LayerSpec, m: number, tp: number, cp: number): { q: number; kv: number } {
   const tokens = (m * layer.seqLength) / cp;
   const w = dtypeBytes(layer.dtype);
   const d = layer.headDim || layer.hiddenSize / layer.heads;
@@ -123,9 +123,7 @@ export function layerCost(
   const selective = !!s.selectiveRecompute && !s.recompute;
   // Recomputation runs the forward again during backward (Chen et al. 2016; Korthikanti et al. 2022);
   // selective recomputation only the attention core.
-  const flops = layerForwardFlopsPerSample(layer);
-  const coreShare = selective && flops > 0 ? layerAttentionCoreFlopsPerSample(layer) / flops : 0;
-  let computeMs = fwd + bwd + (s.recompute ? fwd : 0) + coreShare * fwd;
+  let computeMs = fwd + bwd + (s.recompute ? fwd : 0) + (selective ? coreFraction(layer) : 0) * fwd;
 
   // Tensor-parallel all-reduces of the layer's output activations (Megatron-LM sec. 3); with sequence
   // parallelism a reduce-scatter and an all-gather each.
@@ -144,14 +142,14 @@ export function layerCost(
   if (cp > 1 && cpCommOf(s) === 'a2a') {
     // Ulysses: q, k, v to head-split and the attention output back, every forward and backward.
     const a2a = (bytes: number) => lookup.collectiveMs('all-gather', env.allToAll === 'all-gather' ? cp * bytes : bytes, cp, groups.cpNodes);
-    const x = ulyssesBytes(layer, m, s.tp, cp);
+    const x = attentionBytes(layer, m, s.tp, cp);
     tpCommMs += passes * (2 * a2a(x.q) + 2 * a2a(x.kv));
   } else if (cp > 1) {
     // Ring attention: cp - 1 steps pass this rank's K and V block to the next rank. In a forward each
     // step is in flight while a block is computed (1/cp of the attention core), so only the excess is
     // exposed; the backward passes the blocks' gradients back one blocking step at a time
     // (python/uniap_torch/layers.py _ring_attention, _RingLink).
-    const x = ulyssesBytes(layer, m, s.tp, cp);
+    const x = attentionBytes(layer, m, s.tp, cp);
     // Causal and fused: every rank of Ulysses (and the profile) computes half of the s x S scores
     // (the core's share of the time is about half its FLOPs share), but the ring's last rank computes
     // cp - 1 whole blocks and half of one, (2cp - 1)/cp times the mean, and the stage waits for it

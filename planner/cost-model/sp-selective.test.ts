@@ -11,10 +11,9 @@ import { loadModel } from '../../configs/model-presets.ts';
 import { localCpuCluster } from '../../configs/cluster-presets.ts';
 import { layerActivationBytes, layerAttentionCoreFlopsPerSample, layerForwardFlopsPerSample, layerInputBytes, layerOutputBytes } from '../../configs/model-derive.ts';
 import { layerTpCollectives } from '../../configs/model-tp.ts';
-import { busFactor } from '../../profiler/profile.ts';
 import { prepareCostModel } from './input.ts';
 import { buildCostTables } from './build.ts';
-import { syntheticProfile } from './synthetic-profile.ts';
+import { syntheticCollectiveMs, syntheticProfile } from './synthetic-profile.ts';
 import { pruneDominated } from './dominated-strategies.ts';
 import type { CostTables } from './tables.ts';
 import { sameStrategy, type Strategy } from '../strategy.ts';
@@ -23,7 +22,7 @@ const model = loadModel('tiny-gpt'); // embedding, 4 decoder blocks, head
 const block = model.layers[1]!;
 const LAT = 0.01;
 const BW = 2; // GB/s
-const coll = (c: 'all-reduce' | 'all-gather' | 'reduce-scatter', bytes: number, n: number) => LAT + (busFactor(c, n) * bytes) / (BW * 1e6);
+const coll = syntheticCollectiveMs({ latencyMs: LAT, busBandwidthGBps: BW });
 
 function tables(devices: number, stages: number, attention?: 'flash' | 'eager'): CostTables {
   const profile = syntheticProfile(model, {

@@ -3,7 +3,7 @@
 // formulas, and every collective costs `latencyMs + busFactor * bytes / bandwidth`.
 import type { ModelSpec, LayerSpec } from '../../configs/model-spec.ts';
 import type { Profile, LayerProfileEntry, LinkProfileEntry } from '../../profiler/profile.ts';
-import { PROFILE_SCHEMA_VERSION, COLLECTIVES } from '../../profiler/profile.ts';
+import { PROFILE_SCHEMA_VERSION, COLLECTIVES, busFactor, type Collective } from '../../profiler/profile.ts';
 import { layerShapeKey, layerActivationBytes, layerStoredParameters, dtypeBytes } from '../../configs/model-derive.ts';
 import { tpDivides } from '../../configs/model-tp.ts';
 
@@ -15,6 +15,11 @@ export interface SyntheticProfileSpec {
   capacityBytes: number;
   reservedBytes?: number;
   link: { latencyMs: number; busBandwidthGBps: number; maxGroup: number; maxNodes: number };
+}
+
+/** The time a synthetic link gives a collective: what tests compare the cost model's terms with. */
+export function syntheticCollectiveMs(link: { latencyMs: number; busBandwidthGBps: number }) {
+  return (c: Collective, bytes: number, n: number): number => link.latencyMs + (busFactor(c, n) * bytes) / (link.busBandwidthGBps * 1e6);
 }
 
 export function syntheticProfile(model: ModelSpec, spec: SyntheticProfileSpec): Profile {

@@ -17,9 +17,9 @@ import torch
 
 from conftest import load_models
 from multiproc import run_ranks
-from test_layers import SEED, _compare_layer
+from test_layers import SEED, _compare_layer, split_sequence_around
 from uniap_torch import comm
-from uniap_torch.layers import TPGroup, build_layer, gather_from_sequence, scatter_to_sequence
+from uniap_torch.layers import TPGroup, build_layer
 
 MODELS = load_models()
 
@@ -40,8 +40,7 @@ def _cp_ranks(rank: int, world: int, ring: bool = False) -> Dict[str, Any]:
     tp = TPGroup(1, 0, None, context=cp)
 
     def wrap(part):
-        inner = part.forward
-        part.forward = lambda x, encoder_out=None: gather_from_sequence(inner(scatter_to_sequence(x, cp), encoder_out=encoder_out), cp)
+        split_sequence_around(part, cp)
 
         def summed(g):
             g = g.contiguous().clone()

@@ -14,7 +14,7 @@ import torch
 
 from conftest import load_models
 from multiproc import run_ranks
-from uniap_torch.layers import TPGroup, build_layer
+from uniap_torch.layers import TPGroup, build_layer, gather_from_sequence, scatter_to_sequence
 
 SEED = 1234
 BATCH = 2
@@ -50,6 +50,14 @@ def _differs(a: torch.Tensor, b: torch.Tensor) -> Optional[str]:
     if not torch.allclose(a, b, rtol=RTOL, atol=ATOL):
         return f"max difference {float((a - b).abs().max()):.2e}"
     return None
+
+
+def split_sequence_around(part, group: TPGroup) -> None:
+    """Make `part` take and return whole sequences while it computes on this rank's slice of them:
+    scatter_to_sequence / gather_from_sequence over `group`, as the executor does around sp and cp
+    layers (test_sequence_parallel.py, test_context_parallel.py)."""
+    inner = part.forward
+    part.forward = lambda x, encoder_out=None: gather_from_sequence(inner(scatter_to_sequence(x, group), encoder_out=encoder_out), group)
 
 
 def _compare_layer(spec: Dict[str, Any], facts: Dict[str, Any], tp: TPGroup, wrap=None) -> List[str]:

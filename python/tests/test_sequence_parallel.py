@@ -17,8 +17,8 @@ import torch
 
 from conftest import load_models
 from multiproc import run_ranks
-from test_layers import SEED, _compare_layer, _inputs, divides
-from uniap_torch.layers import TPGroup, build_layer, gather_from_sequence, scatter_to_sequence
+from test_layers import SEED, _compare_layer, _inputs, divides, split_sequence_around
+from uniap_torch.layers import TPGroup, build_layer
 
 MODELS = load_models()
 
@@ -36,8 +36,7 @@ def _sp_ranks(rank: int, world: int) -> Dict[str, Any]:
     tp = TPGroup(world, rank, dist.new_group(list(range(world))), sequence_parallel=True)
 
     def wrap(part):
-        inner = part.forward
-        part.forward = lambda x, encoder_out=None: gather_from_sequence(inner(scatter_to_sequence(x, tp), encoder_out=encoder_out), tp)
+        split_sequence_around(part, tp)
 
     out: Dict[str, Any] = {}
     for m, spec, facts in _sp_layers(world):

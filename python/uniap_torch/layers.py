@@ -481,7 +481,7 @@ class Attention(nn.Module):
         v = self._heads(F.linear(src, self.wv, self.bv), self.kv_local)
         cp = self.cp
         if cp is not None and cp.ring:
-            return self._ring_forward(q, k, v, x)
+            return self._project_out(self._ring_core(q, k, v, x))
         if cp is not None:  # Ulysses: this rank's heads over the whole sequence (positions after the exchange)
             q, k, v = (_UlyssesScatterHeads.apply(t, cp) for t in (q, k, v))
         if self.rope:
@@ -511,13 +511,9 @@ class Attention(nn.Module):
             out = _attend(q, k, v, bias, self.causal)
         if cp is not None:
             out = _UlyssesGatherHeads.apply(out, cp)
-        b, _, s, _ = out.shape
-        out = F.linear(out.transpose(1, 2).reshape(b, s, self.h_local * self.d), self.wo)
-        out = _tp_output(out, tp)
-        return out if self.bo is None else out + _sp_param(self.bo, tp)
+        return self._project_out(out)
 
-
-    def _ring_forward(self, q, k, v, x):
+    def _ring_core(self, q, k, v, x):
         """Ring attention over the cp group: this rank holds positions cp.rank * sl .. of the sequence."""
         cp = self.cp
         sl = q.shape[2]
@@ -528,9 +524,12 @@ class Attention(nn.Module):
             def bias_of(qo: int, ko: int) -> torch.Tensor:
                 buckets = _t5_buckets(sl, sl, bidirectional=not self.causal, device=x.device, q_offset=qo, k_offset=ko)
                 return self.rel_bias[buckets].permute(2, 0, 1).unsqueeze(0).to(q.dtype)
-        out = _ring_attention(q, k, v, cp, self.causal, bias_of)
-        b = out.shape[0]
-        out = F.linear(out.transpose(1, 2).reshape(b, sl, self.h_local * self.d), self.wo)
+        return _ring_attention(q, k, v, cp, self.causal, bias_of)
+
+    def _project_out(self, out: torch.Tensor) -> torch.Tensor:
+        """[b, heads, s, d] -> the row-parallel output projection (and its bias)."""
+        b, _, s, _ = out.shape
+        out = F.linear(out.transpose(1, 2).reshape(b, s, self.h_local * self.d), self.wo)
         out = _tp_output(out, self.tp)
         return out if self.bo is None else out + _sp_param(self.bo, self.tp)
 

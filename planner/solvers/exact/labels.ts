@@ -169,12 +169,13 @@ export function stepLabels(ctx: LabelContext, u: number, from: Frontiers): Front
   const cands: Label[][] = cl.outReps[v]!.map(() => []);
   const R = t.reshardMs[u]!;
   const live = from.reduce((n, labels) => n + (labels.length > 0 ? 1 : 0), 0);
+  const only = from.findIndex((labels) => labels.length > 0); // the one frontier when live === 1
   for (const group of cl.columnGroups[v]!) {
     const rep = group[0]!;
     if (live <= 1) {
       // one frontier: it is Pareto already; cross it as it is (no copies)
-      const q = from.findIndex((labels) => labels.length > 0);
-      if (q < 0) continue;
+      if (only < 0) continue;
+      const q = only;
       const r = R[cl.outReps[u]![q]!]![rep]!;
       for (const l of group) {
         const out = cands[cl.outClassOf[v]![l]!]!;

@@ -6,7 +6,7 @@
 // restricted optimum is a feasible plan of the full one whenever memory allows, usually close to the
 // optimum; the full pass then starts with its time as the cutoff (steps E4 and E6), and the proof is
 // unchanged because the full pass still covers every placement that could beat it.
-import type { CostTables, LayerCost, Placement } from '../../cost-model/tables.ts';
+import type { CostTables, LayerCost } from '../../cost-model/tables.ts';
 import { layoutKey } from '../../strategy.ts';
 
 /** Strategies kept per layer by the seed: below this many allowed ones a seed pass does not pay. */
@@ -34,6 +34,3 @@ export function seedTables(t: CostTables): CostTables | undefined {
   });
   return { ...t, allowed };
 }
-
-/** A placement of the restricted tables is one of the full tables (the same strategies, fewer allowed). */
-export type SeedSolve = (t: CostTables) => Promise<Placement | undefined>;
